@@ -1,0 +1,366 @@
+"""The one configuration model and its loader.
+
+Every command reads the same YAML file through `load_config`, so a value means the same thing to
+`provision`, `deploy-hub` and `exec`. Defaults are the seed guide's values, except where the seed is
+wrong (see docs/). Models forbid unknown keys: a typo must fail loudly, as the chart's schema does.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import ipaddress
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "jhubctl.yaml"
+STATE_DIR_NAME = ".jhubctl"
+
+#: Environment variables that override config keys; users need them in CI and for sovereign clouds.
+ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "JHUBCTL_ARM_ENDPOINT": ("azure", "arm_endpoint"),
+    "JHUBCTL_GRAPH_ENDPOINT": ("azure", "graph_endpoint"),
+    "JHUBCTL_IP_ECHO_URL": ("network", "ip_echo_url"),
+    "JHUBCTL_HUB_URL": ("hub", "url"),
+}
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True)
+
+
+def _network(value: str, key: str) -> ipaddress.IPv4Network:
+    try:
+        return ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not an IPv4 CIDR such as 10.240.0.0/16 ({exc})") from None
+
+
+class AzureConfig(Section):
+    """Where resources live and which ARM endpoint to talk to (sovereign clouds and Azure Stack differ)."""
+
+    subscription_id: str | None = Field(None, description="Subscription to provision into (az account set).")
+    tenant_id: str | None = Field(None, description="Tenant for interactive credentials (az login --tenant).")
+    location: str = Field("eastus", description="Azure region of every resource.")
+    resource_group: str = Field("jhub-rg", description="Resource group holding everything jhubctl creates.")
+    arm_endpoint: str = Field("https://management.azure.com", description="Azure Resource Manager URL.")
+    graph_endpoint: str = Field("https://graph.microsoft.com", description="Microsoft Graph URL.")
+
+    @field_validator("arm_endpoint", "graph_endpoint")
+    @classmethod
+    def _https(cls, v: str) -> str:
+        if not v.startswith("https://"):
+            raise ValueError(f"{v!r} must be an https:// URL (Azure SDKs refuse to send tokens over http)")
+        return v.rstrip("/")
+
+
+class NetworkConfig(Section):
+    vnet_name: str = "jhub-vnet"
+    vnet_cidr: str = Field("10.0.0.0/8", description="VNet address space (--address-prefixes).")
+    subnet_name: str = "jhub-subnet"
+    subnet_cidr: str = Field("10.240.0.0/16", description="AKS node subnet (--subnet-prefix).")
+    nsg_name: str = "jhub-nsg"
+    allowed_source_ips: Literal["auto"] | list[str] = Field(
+        "auto", description="CIDRs allowed to reach the hub on 80/443, or 'auto' = ask ip_echo_url."
+    )
+    allow_any_source: bool = Field(False, description="Explicit opt-in for 0.0.0.0/0 or '*' sources.")
+    ip_echo_url: str = Field("https://ifconfig.me/ip", description="Answers with the caller's public IP.")
+
+    @field_validator("vnet_cidr", "subnet_cidr")
+    @classmethod
+    def _cidr(cls, v: str) -> str:
+        _network(v, "")
+        return v
+
+    @model_validator(mode="after")
+    def _coherent(self) -> NetworkConfig:
+        if not _network(self.subnet_cidr, "").subnet_of(_network(self.vnet_cidr, "")):
+            raise ValueError(f"subnet_cidr {self.subnet_cidr} must lie inside vnet_cidr {self.vnet_cidr}")
+        if isinstance(self.allowed_source_ips, list):
+            for ip in self.allowed_source_ips:
+                if ip.strip() in {"*", "0.0.0.0/0", "any", "internet"} and not self.allow_any_source:
+                    raise ValueError(
+                        f"allowed_source_ips contains {ip!r}, which opens the hub to the whole internet; "
+                        "list your CIDRs, or set network.allow_any_source: true to mean it"
+                    )
+                if ip.strip() != "*":
+                    try:
+                        ipaddress.ip_network(ip, strict=False)
+                    except ValueError:
+                        raise ValueError(f"allowed_source_ips entry {ip!r} is not an IP or CIDR") from None
+        return self
+
+
+class StorageConfig(Section):
+    account_name: str | None = Field(None, description="Storage account (3-24 lowercase letters/digits).")
+    container: str = Field("users", description="Blob container holding every conversation folder.")
+    sku: str = "Standard_LRS"
+    storage_class: str = "azure-blob-nfs"
+    pv_name: str = "azure-blob-nfs-pv"
+    pvc_name: str = Field("azure-blob-nfs-pvc", description="The shared claim user pods mount by sub-path.")
+    pvc_size: str = "3Gi"
+    mount_permissions: str = Field("0770", description="Mode the CSI driver gives the NFS mount root.")
+    mount_options: list[str] = Field(
+        default_factory=lambda: ["nconnect=4"], description="NFS mount options (nconnect: not on Azure Linux)."
+    )
+
+    @field_validator("account_name")
+    @classmethod
+    def _account(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[a-z0-9]{3,24}", v):
+            raise ValueError(f"{v!r} must be 3-24 lowercase letters and digits (Azure storage naming)")
+        return v
+
+
+class RegistryConfig(Section):
+    name: str | None = Field(None, description="Azure Container Registry name (5-50 letters/digits).")
+    sku: Literal["Basic", "Standard", "Premium"] = "Basic"
+    hub_image_name: str = Field("k8s-hub", description="Repository of the custom hub image in the registry.")
+    singleuser_image: str = Field(
+        "jupyterhub/k8s-singleuser-sample:3.1.0", description="User server image, pinned (never :latest)."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _acr(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9]{5,50}", v):
+            raise ValueError(f"{v!r} must be 5-50 letters and digits (ACR naming)")
+        return v
+
+    @field_validator("singleuser_image")
+    @classmethod
+    def _pinned(cls, v: str) -> str:
+        if ":" not in v.rsplit("/", 1)[-1] or v.endswith(":latest"):
+            raise ValueError(f"{v!r} must carry a pinned tag (':latest' changes under running servers)")
+        return v
+
+
+class AksConfig(Section):
+    cluster_name: str = "jhub-aks"
+    kubernetes_version: str | None = None
+    node_count: int = Field(3, ge=1)
+    node_vm_size: str = "Standard_D2s_v3"
+    min_count: int = Field(3, ge=1)
+    max_count: int = Field(6, ge=1)
+    service_cidr: str = "10.0.0.0/16"
+    dns_service_ip: str = "10.0.0.10"
+    network_plugin: Literal["azure", "kubenet"] = "azure"
+    network_policy: Literal["azure", "calico", "none"] = "azure"
+    identity: Literal["managed", "service-principal"] = Field(
+        "managed", description="managed: no password anywhere; service-principal: the seed's way."
+    )
+    service_principal_name: str = "jhub-sp"
+    ssh_public_key_path: Path | None = Field(None, description="RSA public key; generated if unset.")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> AksConfig:
+        service = _network(self.service_cidr, "")
+        try:
+            dns = ipaddress.IPv4Address(self.dns_service_ip)
+        except ValueError:
+            raise ValueError(f"dns_service_ip {self.dns_service_ip!r} is not an IPv4 address") from None
+        if dns not in service:
+            raise ValueError(f"dns_service_ip {dns} must lie inside service_cidr {service}")
+        if not self.min_count <= self.node_count <= self.max_count:
+            raise ValueError("node_count must lie between min_count and max_count")
+        return self
+
+
+class KubernetesConfig(Section):
+    kubeconfig: Path | None = Field(None, description="Kubeconfig file (default: the one provision wrote).")
+    context: str | None = Field(None, description="Context in that kubeconfig.")
+    namespace: str = Field("jhub", description="Namespace of the hub release.")
+
+
+class CullConfig(Section):
+    enabled: bool = True
+    timeout: int = Field(3600, ge=60, description="Seconds of inactivity before a server is stopped.")
+    every: int = Field(600, ge=10, description="Seconds between culler runs.")
+    remove_named_servers: bool = Field(True, description="Delete culled named servers (one per conversation).")
+    users: bool = Field(False, description="Also delete idle users (needs admin:users for the culler).")
+    max_age: int = Field(0, ge=0, description="Stop servers older than this many seconds (0 = never).")
+    concurrency: int = Field(10, ge=1)
+
+
+class HubConfig(Section):
+    url: str | None = Field(None, description="Hub URL for API calls (target kubernetes/azure).")
+    release: str = "jhub"
+    chart_version: str = Field("3.1.0", description="z2jh chart version; the hub image is built FROM the same.")
+    chart_repo: str = "https://hub.jupyter.org/helm-chart/"
+    helm_path: str = "helm"
+    api_service_name: str = Field("assistant", description="JupyterHub service whose token the assistant uses.")
+    cull: CullConfig = Field(default_factory=CullConfig)
+
+    @field_validator("api_service_name", "release")
+    @classmethod
+    def _label(cls, v: str) -> str:
+        if not _DNS_LABEL.fullmatch(v):
+            raise ValueError(f"{v!r} must be lowercase letters, digits and '-' (a DNS label)")
+        return v
+
+
+class ServersConfig(Section):
+    start_timeout: float = Field(300, gt=0, description="Seconds a server may take to become ready.")
+    progress_idle_timeout: float = Field(120, gt=0, description="Seconds without a progress event.")
+    exec_timeout: float = Field(60, gt=0, description="Seconds code may run before it is interrupted.")
+    named_server_limit: int = Field(0, ge=0, description="Conversations a user may run at once (0 = no limit).")
+    mount_path: str = Field("/home/jovyan/work", description="Where a conversation's folder is mounted.")
+    uid: int = 1000
+    fs_gid: int = 100
+    cpu_limit: float | None = None
+    mem_limit: str | None = "2G"
+
+
+class LocalConfig(Section):
+    host: str = Field("127.0.0.1", description="Address the local hub listens on.")
+    port: int = Field(0, ge=0, le=65535, description="Public port of the local hub (0 = a free port).")
+    data_dir: Path | None = Field(None, description="Root of conversation folders (default: state dir).")
+    proxy_command: str | None = Field(
+        None, description="configurable-http-proxy to run (default: node's if on PATH, else the Python one)."
+    )
+    start_timeout: float = Field(60, gt=0)
+
+
+class Config(Section):
+    target: Literal["local", "kubernetes", "azure"] = Field(
+        "local", description="local: a hub on this machine; kubernetes: an existing cluster; azure: everything."
+    )
+    name: str = Field("jhub", description="Environment name, written as the jhubctl-env tag on every resource.")
+    azure: AzureConfig = Field(default_factory=AzureConfig)
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    aks: AksConfig = Field(default_factory=AksConfig)
+    kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+    hub: HubConfig = Field(default_factory=HubConfig)
+    servers: ServersConfig = Field(default_factory=ServersConfig)
+    local: LocalConfig = Field(default_factory=LocalConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _DNS_LABEL.fullmatch(v):
+            raise ValueError(f"{v!r} must be lowercase letters, digits and '-' (a DNS label)")
+        return v
+
+    @model_validator(mode="after")
+    def _cross(self) -> Config:
+        subnet = _network(self.network.subnet_cidr, "")
+        if subnet.overlaps(_network(self.aks.service_cidr, "")):
+            raise ValueError(
+                f"aks.service_cidr {self.aks.service_cidr} overlaps network.subnet_cidr {subnet}; pick a range "
+                "outside the node subnet"
+            )
+        return self
+
+    def digest(self, *sections: str) -> str:
+        """A stable hash of (some sections of) the config, so the journal can tell a step ran with other input."""
+        data = self.model_dump(mode="json")
+        if sections:
+            data = {name: data[name] for name in sections}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The effective config plus where it came from: commands need the file's folder for the state dir."""
+
+    config: Config
+    path: Path | None
+    state_dir: Path
+
+
+def _format_error(err: dict[str, Any], source: str) -> str:
+    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        parent, _, key = loc.rpartition(".")
+        model: type[BaseModel] = Config
+        for part in parent.split(".") if parent else []:
+            model = model.model_fields[part].annotation  # type: ignore[assignment]
+        close = difflib.get_close_matches(key, list(model.model_fields), n=1)
+        fix = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(model.model_fields)}"
+        return f"{source}: unknown key '{loc}': {fix}"
+    value = err.get("input")
+    # Our own validators already quote the value; pydantic's built-in messages do not.
+    own = err["type"] in {"value_error", "missing"} or isinstance(value, dict)
+    shown = "" if own else f" (got {value!r})"
+    where = f"'{loc}'" if loc else "the file"
+    return f"{source}: {where}: {msg}{shown}"
+
+
+def parse_config(data: Any, source: str = "config") -> Config:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of sections, got {type(data).__name__}")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        raise ConfigError(_format_error(errors[0], source), hint=_more(len(errors) - 1)) from None
+
+
+def _more(n: int) -> str | None:
+    return f"{n} more problem{'s' if n > 1 else ''} in the same file; fix this one and run again" if n else None
+
+
+def _apply_env(data: dict[str, Any], environ: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
+    for var, (section, key) in ENV_OVERRIDES.items():
+        if environ.get(var):
+            data.setdefault(section, {})
+            if not isinstance(data[section], dict):
+                continue  # parse_config reports the malformed section
+            data[section][key] = environ[var]
+    return data
+
+
+def load_config(
+    path: Path | None = None,
+    state_dir: Path | None = None,
+    environ: os._Environ[str] | dict[str, str] = os.environ,
+) -> Loaded:
+    """Find, read and validate the config. An explicitly named file must exist; an absent default means defaults."""
+    explicit = path or (Path(environ["JHUBCTL_CONFIG"]) if environ.get("JHUBCTL_CONFIG") else None)
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(
+                f"config file {explicit} does not exist",
+                hint="create it from config.example.yaml, or drop --config/JHUBCTL_CONFIG to use the defaults",
+            )
+        found: Path | None = explicit
+    else:
+        default = Path.cwd() / DEFAULT_CONFIG_NAME
+        found = default if default.is_file() else None
+
+    data: Any = {}
+    if found is not None:
+        try:
+            data = yaml.safe_load(found.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError(f"{found}:{where}: not valid YAML: {problem}") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {found}: {exc.strerror}") from None
+    if isinstance(data, dict):
+        data = _apply_env(data, environ)
+    config = parse_config(data, str(found) if found else "config")
+
+    if state_dir is None and environ.get("JHUBCTL_STATE_DIR"):
+        state_dir = Path(environ["JHUBCTL_STATE_DIR"])
+    if state_dir is None:
+        state_dir = (found.parent if found else Path.cwd()) / STATE_DIR_NAME
+    return Loaded(config=config, path=found, state_dir=state_dir.absolute())
