@@ -1,0 +1,114 @@
+"""The command line: typer commands that parse options and call the core.
+
+`main` owns error handling so every user error is one line and an exit code (docs/exit-codes.md), while
+`--debug` shows the traceback. Heavy modules (SDKs, httpx, pydantic models) are imported inside commands
+so `jhubctl --help` and shell completion stay instant.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .. import __version__
+from ..errors import ExitCode, JhubctlError
+from .context import AppContext
+
+app = typer.Typer(
+    name="jhubctl",
+    help="Operate a JupyterHub code-interpreter backend: local hub, AKS, conversations and code execution.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,  # locals can hold tokens
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"jhubctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", envvar="JHUBCTL_CONFIG", help="Config file (default: ./jhubctl.yaml).",
+                     show_envvar=True),
+    ] = None,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option("--state-dir", envvar="JHUBCTL_STATE_DIR", show_envvar=True,
+                     help="State directory (default: .jhubctl beside the config)."),
+    ] = None,
+    output: Annotated[str, typer.Option("--output", "-o", help="Output format: text or json.")] = "text",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and data.")] = False,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr.")] = 0,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    color: Annotated[
+        bool | None, typer.Option("--color/--no-color", help="Force colour on or off (default: auto; honours NO_COLOR).")
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    if output not in ("text", "json"):
+        raise typer.BadParameter("must be 'text' or 'json'", param_hint="'--output' / '-o'")
+    ctx.obj = AppContext(config, state_dir, output, quiet, verbose, debug, color)
+
+
+def _register() -> None:
+    from . import config_cmd, hub_cmd, local_cmd, status_cmd
+
+    for module in (local_cmd, hub_cmd, status_cmd):
+        module.register(app)
+    app.add_typer(config_cmd.app, name="config")
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (tests call this in-process)."""
+    import click
+
+    command = typer.main.get_command(app)
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        # Without standalone mode click returns the code of a typer.Exit raised inside a command.
+        code = command.main(args=argv, prog_name="jhubctl", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return ExitCode.USAGE
+    except (click.Abort, KeyboardInterrupt):
+        sys.stderr.write("\ninterrupted\n")
+        return ExitCode.INTERRUPTED
+    except JhubctlError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        from ..output import Output
+
+        Output().error(exc.message, exc.hint)
+        return exc.exit_code
+    except Exception as exc:  # a bug or an unexpected failure: still one line unless --debug
+        if debug:
+            raise
+        from ..output import Output
+
+        Output().error(f"unexpected {type(exc).__name__}: {exc}", "run again with --debug for the traceback")
+        return ExitCode.ERROR
+    return code if isinstance(code, int) else ExitCode.OK
+
+
+def run() -> None:
+    sys.exit(main())

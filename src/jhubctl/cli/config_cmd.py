@@ -1,0 +1,43 @@
+"""`jhubctl config`: see and check the effective configuration."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from .context import JsonFlag, app_context
+
+app = typer.Typer(help="Show, validate and describe the configuration.", no_args_is_help=True)
+
+
+@app.command("show")
+def show(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
+    """Print the effective config (file + environment + defaults); secrets are shown as their source only."""
+    from ..config_view import effective
+
+    actx = app_context(ctx)
+    out = actx.output(json_flag)
+    view = effective(actx.loaded)
+    if out.json_mode:
+        out.data(view)
+    else:
+        import yaml
+
+        out.out.print(yaml.safe_dump(view, sort_keys=False).rstrip(), markup=False, highlight=False)
+
+
+@app.command("validate")
+def validate(ctx: typer.Context) -> None:
+    """Check the config file and exit 0 if it is valid (exit 2 with the first problem otherwise)."""
+    actx = app_context(ctx)
+    loaded = actx.loaded
+    actx.output().success(f"{loaded.path or 'built-in defaults'}: valid (target {loaded.config.target})")
+
+
+@app.command("schema")
+def schema(ctx: typer.Context) -> None:
+    """Print the config's JSON schema (for editors: yaml-language-server, VS Code)."""
+    from ..config import Config
+
+    typer.echo(json.dumps(Config.model_json_schema(), indent=2))

@@ -1,0 +1,50 @@
+"""What every command shares: the global options, the output, and the lazily loaded config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ..output import Output
+
+if TYPE_CHECKING:
+    from ..config import Loaded
+
+
+@dataclass
+class AppContext:
+    config_path: Path | None = None
+    state_dir: Path | None = None
+    output_format: str = "text"
+    quiet: bool = False
+    verbose: int = 0
+    debug: bool = False
+    color: bool | None = None
+    _loaded: Loaded | None = field(default=None, repr=False)
+
+    def output(self, json_flag: bool = False) -> Output:
+        return Output(
+            json_mode=json_flag or self.output_format == "json",
+            quiet=self.quiet,
+            verbose=self.verbose + int(self.debug),
+            color=self.color,
+        )
+
+    @property
+    def loaded(self) -> Loaded:
+        if self._loaded is None:
+            from ..config import load_config
+
+            self._loaded = load_config(self.config_path, self.state_dir)
+        return self._loaded
+
+
+def app_context(ctx: typer.Context) -> AppContext:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, AppContext) else AppContext()
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine output on stdout (same as -o json).")]

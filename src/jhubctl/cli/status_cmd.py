@@ -1,0 +1,48 @@
+"""`jhubctl status` (the journal and the hub's health) and `jhubctl token`."""
+
+from __future__ import annotations
+
+import typer
+
+from .context import JsonFlag, app_context
+
+
+def status(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
+    """Show every recorded step with its outputs, and whether the hub answers."""
+    from ..status import collect
+
+    actx = app_context(ctx)
+    out = actx.output(json_flag)
+    report = collect(actx.loaded)
+    if out.json_mode:
+        out.data(report)
+        return
+    hub = report["hub"]
+    out.out.print(f"target: {report['target']}   state: {report['state_dir']}", markup=False)
+    out.out.print(f"hub: {hub['health']}" + (f" at {hub['url']}" if hub.get("url") else ""), markup=False)
+    if not report["steps"]:
+        out.info("no steps recorded yet")
+        return
+    out.table(
+        ["STEP", "STATUS", "STARTED", "FINISHED"],
+        [[name, s["status"], s["started_at"], s["finished_at"]] for name, s in report["steps"].items()],
+    )
+    for name, s in report["steps"].items():
+        if s["outputs"] or s["error"]:
+            out.out.print(f"\n{name}:", markup=False)
+        for key, value in s["outputs"].items():
+            out.out.print(f"  {key}: {value}", markup=False)
+        if s["error"]:
+            out.out.print(f"  error: {s['error']}", markup=False)
+
+
+def token(ctx: typer.Context) -> None:
+    """Print the hub API token (for the assistant's .env); created on first use."""
+    from ..state import Secrets
+
+    typer.echo(Secrets(app_context(ctx).loaded.state_dir).api_token())
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(status)
+    app.command()(token)

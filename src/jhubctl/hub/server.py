@@ -1,0 +1,69 @@
+"""A user's Jupyter server, reached through the hub's proxy with the service token (scope access:servers)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from .client import HubError
+
+
+class ServerClient:
+    def __init__(self, base_url: str, token: str, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None):
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.token = token
+        self.http = httpx.Client(
+            base_url=f"{self.base_url}api",
+            headers={"Authorization": f"token {token}"},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            resp = self.http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise HubError(f"cannot reach the user server at {self.base_url} ({exc})") from None
+        if resp.status_code >= 400 and resp.status_code != 404:
+            raise HubError(f"user server answered {resp.status_code} to {method} {path}: {resp.text.strip()[:300]}")
+        return resp
+
+    def kernel_session(self, notebook: str, kernel_name: str = "python3") -> dict[str, Any]:
+        """The session of `notebook`, created if missing: one kernel per conversation, kept across calls."""
+        for session in self._request("GET", "/sessions").json():
+            if session.get("path") == notebook and session.get("kernel"):
+                return session
+        body = {"path": notebook, "name": notebook, "type": "notebook", "kernel": {"name": kernel_name}}
+        resp = self._request("POST", "/sessions", json=body)
+        if resp.status_code == 404:
+            raise HubError(f"the user server has no sessions API at {self.base_url}")
+        return resp.json()
+
+    def interrupt(self, kernel_id: str) -> None:
+        self._request("POST", f"/kernels/{quote(kernel_id)}/interrupt")
+
+    def kernel_ws_url(self, kernel_id: str) -> str:
+        return f"{self.base_url.replace('http', 'ws', 1)}api/kernels/{quote(kernel_id)}/channels"
+
+    def get_notebook(self, path: str) -> dict[str, Any] | None:
+        resp = self._request("GET", f"/contents/{quote(path)}", params={"type": "notebook", "content": "1"})
+        if resp.status_code == 404:
+            return None
+        return resp.json()["content"]
+
+    def put_notebook(self, path: str, notebook: dict[str, Any]) -> None:
+        body = {"type": "notebook", "format": "json", "content": notebook}
+        resp = self._request("PUT", f"/contents/{quote(path)}", json=body)
+        if resp.status_code == 404:
+            raise HubError(f"cannot save {path}: the user server has no contents API")
+
+    def read_file(self, path: str) -> str | None:
+        resp = self._request("GET", f"/contents/{quote(path)}", params={"type": "file", "format": "text", "content": "1"})
+        if resp.status_code == 404:
+            return None
+        return resp.json()["content"]

@@ -1,0 +1,151 @@
+"""The code-interpreter tool as a library: what an assistant calls, with or without the CLI.
+
+    from jhubctl.interpreter import Interpreter
+    with Interpreter(hub_url, token, user="alice", conversation="c-42") as it:
+        result = it.execute("print(1 + 1)", timeout=30)
+
+Names are validated by the same functions the hub's spawner uses, before any request, so a bad id costs
+no failed spawn (five in a row make the chart's hub exit). The server is a named server per
+conversation; the kernel session is keyed by the conversation's notebook, so it survives between calls.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+from .hub.client import HubClient, ProgressCallback, StartResult
+from .hub.kernel import Execution, KernelChannel
+from .hub.notebook import append_cell
+from .hub.server import ServerClient
+from .spawner.naming import InvalidName, normalize_conversation, normalize_user
+
+
+def validate(user: str, conversation: str) -> tuple[str, str]:
+    """Normalised (user, conversation), or a usage error naming the bad field."""
+    try:
+        return normalize_user(user), normalize_conversation(conversation)
+    except InvalidName as exc:
+        raise UsageError(str(exc)) from None
+
+
+def notebook_path(conversation: str) -> str:
+    return f"{conversation}.ipynb"
+
+
+@dataclass
+class Result:
+    """An execution as callers see it; `outputs` are nbformat outputs (image data base64 as Jupyter sends it)."""
+
+    user: str
+    conversation: str
+    status: str
+    execution_count: int | None
+    stdout: str
+    stderr: str
+    outputs: list[dict[str, Any]]
+    error: dict[str, Any] | None
+    notebook: str
+    seconds: float
+    files: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+    def save_images(self, directory: Path) -> list[Path]:
+        """Write every image output to a file, so a terminal user or an assistant can hand it on."""
+        written: list[Path] = []
+        for index, output in enumerate(self.outputs):
+            for mimetype, data in (output.get("data") or {}).items():
+                if not mimetype.startswith("image/"):
+                    continue
+                ext = mimetype.split("/", 1)[1].split("+", 1)[0]
+                directory.mkdir(parents=True, exist_ok=True)
+                path = directory / f"{self.conversation}-{self.execution_count}-{index}.{ext}"
+                if mimetype == "image/svg+xml":
+                    path.write_text(data if isinstance(data, str) else "".join(data), encoding="utf-8")
+                else:
+                    path.write_bytes(base64.b64decode(data))
+                written.append(path)
+        self.files = [str(p) for p in written]
+        return written
+
+
+class Interpreter:
+    def __init__(
+        self,
+        hub: HubClient,
+        user: str,
+        conversation: str,
+        *,
+        start_timeout: float = 300.0,
+        idle_timeout: float = 120.0,
+    ):
+        self.user, self.conversation = validate(user, conversation)
+        self.hub = hub
+        self.start_timeout = start_timeout
+        self.idle_timeout = idle_timeout
+        self.notebook = notebook_path(self.conversation)
+        self._server: ServerClient | None = None
+        self._kernel: KernelChannel | None = None
+        self._kernel_id: str | None = None
+
+    def __enter__(self) -> Interpreter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._kernel is not None:
+            self._kernel.close()
+            self._kernel = None
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+    def start(self, on_progress: ProgressCallback | None = None) -> StartResult:
+        """Make sure the user and the conversation's server exist and are ready."""
+        self.hub.ensure_user(self.user)
+        return self.hub.start_server(
+            self.user,
+            self.conversation,
+            {"conversation_id": self.conversation},
+            timeout=self.start_timeout,
+            idle_timeout=self.idle_timeout,
+            on_progress=on_progress,
+        )
+
+    def _connect(self, on_progress: ProgressCallback | None) -> tuple[ServerClient, KernelChannel]:
+        if self._server is not None and self._kernel is not None:
+            return self._server, self._kernel
+        started = self.start(on_progress)
+        server = ServerClient(started.server.url, self.hub.token)
+        session = server.kernel_session(self.notebook)
+        kernel_id = session["kernel"]["id"]
+        kernel = KernelChannel(server.kernel_ws_url(kernel_id), self.hub.token, lambda: server.interrupt(kernel_id))
+        self._server, self._kernel, self._kernel_id = server, kernel, kernel_id
+        return server, kernel
+
+    def execute(self, code: str, timeout: float = 60.0, on_progress: ProgressCallback | None = None) -> Result:
+        """Run `code` and append it with its outputs to the conversation's notebook."""
+        server, kernel = self._connect(on_progress)
+        run: Execution = kernel.execute(code, timeout)
+        server.put_notebook(
+            self.notebook, append_cell(server.get_notebook(self.notebook), code, run.execution_count, run.outputs)
+        )
+        return Result(
+            user=self.user,
+            conversation=self.conversation,
+            status=run.status,
+            execution_count=run.execution_count,
+            stdout=run.stdout,
+            stderr=run.stderr,
+            outputs=run.outputs,
+            error=run.error,
+            notebook=self.notebook,
+            seconds=run.seconds,
+        )
