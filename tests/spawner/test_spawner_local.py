@@ -1,0 +1,207 @@
+"""LocalConversationSpawner: folders, HOME, notebook_dir, and refusals that create nothing.
+
+The spawner runs a real process here, but a tiny Python script instead of jupyterhub-singleuser:
+it reports the working directory, environment and arguments it was started with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyterhub.spawner import SimpleLocalProcessSpawner
+
+from jhubctl.spawner.local import LocalConversationSpawner
+from jhubctl.spawner.naming import InvalidName
+
+UUID = "550e8400-e29b-41d4-a716-446655440000"
+
+REPORT = (
+    "import json, os, sys; print(json.dumps({'cwd': os.getcwd(), 'home': os.environ.get('HOME'), "
+    "'root': os.environ.get('JUPYTERHUB_ROOT_DIR'), 'argv': sys.argv[1:]}))"
+)
+
+
+class MockUser:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.escaped_name = name
+        self.url = f"/user/{name}/"
+
+
+class MockHub:
+    public_host = "http://127.0.0.1:8081"
+    api_url = "http://127.0.0.1:8081/hub/api"
+    base_url = "/hub/"
+    url = "http://127.0.0.1:8081/hub/"
+
+
+class MockOrmSpawner:
+    """Spawner.name reads orm_spawner.name (a `name=` keyword would be ignored)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.server = None
+
+
+def make(
+    data_root: Path | str | None,
+    *,
+    user: str = "alice",
+    name: str = "",
+    user_options: dict[str, Any] | None = None,
+    **traits: Any,
+) -> LocalConversationSpawner:
+    if data_root is not None:
+        traits["data_root"] = str(data_root)
+    return LocalConversationSpawner(
+        user=MockUser(user),
+        hub=MockHub(),
+        orm_spawner=MockOrmSpawner(name),
+        user_options=user_options if user_options is not None else {},
+        cmd=[sys.executable, "-c", REPORT],
+        popen_kwargs={"stdout": subprocess.PIPE},
+        **traits,
+    )
+
+
+def run(spawner: LocalConversationSpawner) -> dict[str, Any]:
+    """start() for real, then read what the started process saw."""
+
+    async def go() -> dict[str, Any]:
+        await spawner.start()
+        out, _ = spawner.proc.communicate(timeout=30)
+        assert spawner.proc.returncode == 0
+        await spawner.poll()  # reaps the process and clears the pid, as the Hub would
+        return json.loads(out)
+
+    return asyncio.run(go())
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_is_a_simple_local_process_spawner() -> None:
+    assert issubclass(LocalConversationSpawner, SimpleLocalProcessSpawner)
+    traits = LocalConversationSpawner.class_traits(config=True)
+    assert traits["data_root"].help and traits["home_root"].help
+
+
+def test_start_runs_in_the_conversation_folder(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    spawner = make(data, user_options={"conversationId": UUID.upper()})
+    seen = run(spawner)
+
+    folder = data / "alice" / "conversations" / UUID
+    home = data / ".homes" / "alice"
+    assert folder.is_dir() and home.is_dir()
+    for created in (data, data / "alice", data / "alice" / "conversations", folder, data / ".homes", home):
+        assert mode(created) & 0o077 == 0, created  # private: umask can only narrow 0o700
+
+    assert seen["cwd"] == str(folder)
+    assert seen["root"] == str(folder)  # notebook_dir -> contents API root
+    assert seen["home"] == str(home)
+    assert spawner.notebook_dir == str(folder)
+    assert spawner.home_dir == str(home)
+    assert ("--ServerApp.allow_root=True" in seen["argv"]) == (os.geteuid() == 0)
+    # runtime files go to HOME, the conversation folder stays as the user left it
+    assert list(folder.iterdir()) == []
+
+
+def test_named_server_is_the_conversation(tmp_path: Path) -> None:
+    seen = run(make(tmp_path, name="demo-1"))
+    assert seen["cwd"] == str(tmp_path / "alice" / "conversations" / "demo-1")
+
+
+def test_restart_with_another_conversation_uses_the_new_folder(tmp_path: Path) -> None:
+    spawner = make(tmp_path, user_options={"conversation_id": "first"})
+    assert run(spawner)["cwd"] == str(tmp_path / "alice" / "conversations" / "first")
+
+    spawner.user_options = {"conversation_id": "second"}  # the Hub keeps the instance
+    seen = run(spawner)
+    assert seen["cwd"] == seen["root"] == str(tmp_path / "alice" / "conversations" / "second")
+
+    # and a refused third start leaves nothing of the second one behind
+    spawner.user_options = {"conversation_id": "../third"}
+    with pytest.raises(InvalidName):
+        asyncio.run(spawner.start())
+    with pytest.raises(RuntimeError, match="start\\(\\) must validate"):
+        spawner.make_preexec_fn("alice")
+
+
+def test_existing_files_are_kept(tmp_path: Path) -> None:
+    folder = tmp_path / "alice" / "conversations" / "c1"
+    folder.mkdir(parents=True)
+    (folder / "c1.ipynb").write_text("{}")
+    run(make(tmp_path, user_options={"conversationId": "c1"}))
+    assert (folder / "c1.ipynb").read_text() == "{}"
+
+
+def test_home_root_can_be_configured(tmp_path: Path) -> None:
+    seen = run(make(tmp_path / "data", home_root=str(tmp_path / "homes"), user_options={"conversationId": "c1"}))
+    assert seen["home"] == str(tmp_path / "homes" / "alice")
+    assert not (tmp_path / "data" / ".homes").exists()
+
+
+def test_braces_in_the_data_root_reach_the_server_literally(tmp_path: Path) -> None:
+    # Spawner.get_env() runs notebook_dir through str.format()
+    data = tmp_path / "{user}x"
+    seen = run(make(data, user_options={"conversationId": "c1"}))
+    assert seen["root"] == seen["cwd"] == str(data / "alice" / "conversations" / "c1")
+
+
+@pytest.mark.parametrize(
+    ("user", "name", "options", "message"),
+    [
+        ("alice", "", {}, "the default server needs a conversation id"),
+        ("alice", "", {"conversationId": "../x"}, "invalid conversation id '../x'"),
+        ("alice", "", {"conversationId": "a/b"}, "path separator"),
+        ("alice", "", {"conversation_id": None}, "must be a string, got null"),
+        ("alice", "x", {"conversation_id": "y"}, "disagree"),
+        ("alice", "", {"conversationId": "\u212a"}, "KELVIN SIGN"),
+        ("../bob", "", {"conversationId": "c1"}, "invalid user name '../bob'"),
+        ("Alice", "", {"conversationId": "c1"}, "create the user as 'alice'"),
+    ],
+)
+def test_refusal_creates_nothing(tmp_path: Path, user: str, name: str, options: dict, message: str) -> None:
+    data = tmp_path / "data"
+    spawner = make(data, user=user, name=name, user_options=options)
+    with pytest.raises(InvalidName) as info:
+        asyncio.run(spawner.start())
+    assert message in str(info.value)
+    assert list(tmp_path.iterdir()) == []  # not even the data root
+    assert spawner.proc is None and spawner.pid == 0
+
+
+@pytest.mark.parametrize(
+    ("data_root", "message"),
+    [(None, "data_root is not set"), ("relative/data", "must be an absolute path")],
+)
+def test_data_root_must_be_configured(tmp_path: Path, monkeypatch, data_root, message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    spawner = make(data_root, user_options={"conversationId": "c1"})
+    with pytest.raises(ValueError, match=message):
+        asyncio.run(spawner.start())
+    assert list(tmp_path.iterdir()) == []
+    assert spawner.proc is None
+
+
+def test_a_symlink_out_of_the_data_root_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    outside = tmp_path / "outside"
+    data.mkdir()
+    outside.mkdir()
+    (data / "alice").symlink_to(outside)
+    spawner = make(data, user_options={"conversationId": "c1"})
+    with pytest.raises(PermissionError, match="outside the data root"):
+        asyncio.run(spawner.start())
+    assert spawner.proc is None
+    assert list(outside.iterdir()) == []  # nothing created through the link
