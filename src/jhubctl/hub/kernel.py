@@ -11,6 +11,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -119,18 +120,21 @@ class KernelChannel:
     def __init__(self, ws_url: str, token: str, interrupt: Callable[[], None], *, open_timeout: float = 30.0):
         self.session = uuid.uuid4().hex
         self._interrupt = interrupt
+        self._stack = ExitStack()  # websockets wants connect() used as a context manager
         try:
-            self.ws: ClientConnection = connect(
-                f"{ws_url}?session_id={self.session}",
-                additional_headers={"Authorization": f"token {token}"},
-                open_timeout=open_timeout,
-                max_size=None,
+            self.ws: ClientConnection = self._stack.enter_context(
+                connect(
+                    f"{ws_url}?session_id={self.session}",
+                    additional_headers={"Authorization": f"token {token}"},
+                    open_timeout=open_timeout,
+                    max_size=None,
+                )
             )
         except (OSError, WebSocketException, TimeoutError) as exc:
             raise HubError(f"cannot open the kernel websocket ({type(exc).__name__}: {exc})") from None
 
     def close(self) -> None:
-        self.ws.close()
+        self._stack.close()
 
     def execute(self, code: str, timeout: float) -> Execution:
         began = time.monotonic()
