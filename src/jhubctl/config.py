@@ -355,6 +355,8 @@ def load_config(
             raise ConfigError(f"{found}:{where}: not valid YAML: {problem}") from None
         except OSError as exc:
             raise ConfigError(f"cannot read config file {found}: {exc.strerror}") from None
+    if data is None:  # an empty or all-comment file means defaults, and env overrides still apply
+        data = {}
     if isinstance(data, dict):
         data = _apply_env(data, environ)
     config = parse_config(data, str(found) if found else "config")

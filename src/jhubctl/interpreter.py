@@ -7,11 +7,16 @@
 Names are validated by the same functions the hub's spawner uses, before any request, so a bad id costs
 no failed spawn (five in a row make the chart's hub exit). The server is a named server per
 conversation; the kernel session is keyed by the conversation's notebook, so it survives between calls.
+
+The notebook is saved on a single background thread, in order: `execute` returns as soon as the kernel
+has answered (the assistant is waiting), and `flush()` / `close()` wait for the saves and raise the
+first that failed, so a lost cell is never silent.
 """
 
 from __future__ import annotations
 
 import base64
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +97,8 @@ class Interpreter:
         self._server: ServerClient | None = None
         self._kernel: KernelChannel | None = None
         self._kernel_id: str | None = None
+        self._saver: ThreadPoolExecutor | None = None
+        self._saves: list[Future[None]] = []
 
     def __enter__(self) -> Interpreter:
         return self
@@ -99,13 +106,25 @@ class Interpreter:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def flush(self) -> None:
+        """Wait for every pending notebook save; raise the first failure."""
+        saves, self._saves = self._saves, []
+        for save in saves:
+            save.result()
+
     def close(self) -> None:
-        if self._kernel is not None:
-            self._kernel.close()
-            self._kernel = None
-        if self._server is not None:
-            self._server.close()
-            self._server = None
+        try:
+            self.flush()
+        finally:
+            if self._saver is not None:
+                self._saver.shutdown(wait=True)
+                self._saver = None
+            if self._kernel is not None:
+                self._kernel.close()
+                self._kernel = None
+            if self._server is not None:
+                self._server.close()
+                self._server = None
 
     def start(self, on_progress: ProgressCallback | None = None) -> StartResult:
         """Make sure the user and the conversation's server exist and are ready."""
@@ -134,9 +153,9 @@ class Interpreter:
         """Run `code` and append it with its outputs to the conversation's notebook."""
         server, kernel = self._connect(on_progress)
         run: Execution = kernel.execute(code, timeout)
-        server.put_notebook(
-            self.notebook, append_cell(server.get_notebook(self.notebook), code, run.execution_count, run.outputs)
-        )
+        if self._saver is None:
+            self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jhubctl-notebook")
+        self._saves.append(self._saver.submit(self._save, server, code, run))
         return Result(
             user=self.user,
             conversation=self.conversation,
@@ -149,3 +168,7 @@ class Interpreter:
             notebook=self.notebook,
             seconds=run.seconds,
         )
+
+    def _save(self, server: ServerClient, code: str, run: Execution) -> None:
+        notebook = server.get_notebook(self.notebook)
+        server.put_notebook(self.notebook, append_cell(notebook, code, run.execution_count, run.outputs))

@@ -8,6 +8,7 @@ is not a terminal.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -29,9 +30,14 @@ class Output:
     out: Console = field(init=False)
 
     def __post_init__(self) -> None:
-        no_color = None if self.color is None else not self.color
-        self.err = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
-        self.out = Console(no_color=no_color, highlight=False, soft_wrap=True)
+        # rich's own NO_COLOR handling keeps bold and dim; "no colour" here means no escape codes at all.
+        plain = self.color is False or (self.color is None and bool(os.environ.get("NO_COLOR")))
+        force = True if self.color else None
+        kwargs: dict[str, Any] = {"highlight": False, "soft_wrap": True, "force_terminal": force}
+        if plain:
+            kwargs["color_system"] = None
+        self.err = Console(stderr=True, **kwargs)
+        self.out = Console(**kwargs)
         if not self.out.is_terminal:
             self.out.width = 400  # a pipe or file gets whole lines, as kubectl prints them
 

@@ -214,3 +214,16 @@ def test_service_token_has_only_the_scopes_it_needs(running_hub: RunningHub) -> 
     assert whoami["kind"] == "service"
     assert "tokens" not in whoami["scopes"] and "admin:servers" not in whoami["scopes"]
     assert {"admin:users", "servers", "access:servers"} <= set(whoami["scopes"])
+
+
+def test_a_notebook_that_cannot_be_saved_is_reported_not_lost_silently(running_hub: RunningHub) -> None:
+    from jhubctl.hub.client import HubError
+
+    with running_hub.client() as client:
+        it = Interpreter(client, "gina", "blocked")
+        it.start()
+        (running_hub.folder("gina", "blocked") / "blocked.ipynb").mkdir()  # the save target is a folder
+        result = it.execute("print('ran')")
+        assert result.status == "ok" and result.stdout == "ran\n"  # the code ran; only the save fails
+        with pytest.raises(HubError, match="blocked.ipynb"):
+            it.close()

@@ -76,19 +76,25 @@ _register()
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (tests call this in-process)."""
-    import click
+    try:
+        from typer._click.exceptions import ClickException  # typer >= 0.29 vendors its click
+    except ImportError:
+        from click import ClickException  # type: ignore[no-redef]
+    from ..output import Output
 
+    args = argv if argv is not None else sys.argv[1:]
+    debug = "--debug" in args
+    color = False if "--no-color" in args else (True if "--color" in args else None)
     command = typer.main.get_command(app)
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         # Without standalone mode click returns the code of a typer.Exit raised inside a command.
         code = command.main(args=argv, prog_name="jhubctl", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:
+    except ClickException as exc:
         exc.show()
         return ExitCode.USAGE
-    except (click.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         sys.stderr.write("\ninterrupted\n")
         return ExitCode.INTERRUPTED
     except JhubctlError as exc:
@@ -96,16 +102,12 @@ def main(argv: list[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        from ..output import Output
-
-        Output().error(exc.message, exc.hint)
+        Output(color=color).error(exc.message, exc.hint)
         return exc.exit_code
     except Exception as exc:  # a bug or an unexpected failure: still one line unless --debug
         if debug:
             raise
-        from ..output import Output
-
-        Output().error(f"unexpected {type(exc).__name__}: {exc}", "run again with --debug for the traceback")
+        Output(color=color).error(f"unexpected {type(exc).__name__}: {exc}", "run again with --debug for the traceback")
         return ExitCode.ERROR
     return code if isinstance(code, int) else ExitCode.OK
 

@@ -18,10 +18,11 @@ def start_server(ctx: typer.Context, user: User, conversation: Conversation, tim
                  json_flag: JsonFlag = False) -> None:
     """Start (or find running) the server of USER's CONVERSATION and print its URL."""
     from ..hub.connect import connect
-    from ..interpreter import Interpreter
+    from ..interpreter import Interpreter, validate
 
     actx = app_context(ctx)
     out = actx.output(json_flag)
+    validate(user, conversation)  # a bad name is the user's error even when no hub is reachable
     servers = actx.loaded.config.servers
     with connect(actx.loaded) as hub, Interpreter(
         hub, user, conversation, start_timeout=timeout or servers.start_timeout,
@@ -101,10 +102,11 @@ def exec_(
     """
     from ..errors import ExitCode, UsageError
     from ..hub.connect import connect
-    from ..interpreter import Interpreter
+    from ..interpreter import Interpreter, validate
 
     actx = app_context(ctx)
     out = actx.output(json_flag)
+    validate(user, conversation)
     if (code is None) == (file is None):
         raise UsageError("give exactly one of --code CODE or --file PATH")
     if file is not None:

@@ -61,6 +61,21 @@ def _message(resp: httpx.Response) -> str:
     return str(body)
 
 
+def retry_after(value: str | None, default: float = 1.0) -> float:
+    """Seconds to wait: Retry-After may be seconds or an HTTP date (RFC 9110), either from a proxy."""
+    if not value:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return default
+
+
 class HubClient:
     """A thin, synchronous client: one httpx connection pool, the service token in a header (never in a URL)."""
 
@@ -191,7 +206,7 @@ class HubClient:
                 self._follow(user, name, deadline, idle_timeout, on_progress)
                 break
             if resp.status_code == 429:
-                wait = float(resp.headers.get("Retry-After", "1") or 1)
+                wait = retry_after(resp.headers.get("Retry-After"))
                 self._sleep_until(min(time.monotonic() + wait, deadline), deadline, f"start {user}/{name}")
                 continue
             if resp.status_code == 400:
