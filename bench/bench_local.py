@@ -71,8 +71,8 @@ def main() -> None:
             client = HubClient(hub.url, token)
             client.ensure_user("bench")
             ours, raw = [], []
-            for _ in range(args.rounds):
-                for kind in ("ours", "raw"):
+            for round_ in range(args.rounds):
+                for kind in ("ours", "raw") if round_ % 2 == 0 else ("raw", "ours"):
                     name = f"b-{uuid.uuid4().hex[:8]}"
                     if kind == "ours":
                         ours.append(client.start_server("bench", name, {"conversation_id": name},
@@ -81,6 +81,7 @@ def main() -> None:
                         raw.append(raw_start(hub.url, token, "bench", name))
                     client.stop_server("bench", name, remove=True)
             start_ours, start_raw = statistics.median(ours), statistics.median(raw)
+            print("start samples (s): jhubctl", [round(x, 2) for x in ours], "raw", [round(x, 2) for x in raw])
 
             with Interpreter(client, "bench", "exec-ours") as it:
                 it.execute("1")  # warm: server, kernel, notebook
