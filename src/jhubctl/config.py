@@ -185,8 +185,8 @@ class KubernetesConfig(Section):
 
 class CullConfig(Section):
     enabled: bool = True
-    timeout: int = Field(3600, ge=60, description="Seconds of inactivity before a server is stopped.")
-    every: int = Field(600, ge=10, description="Seconds between culler runs.")
+    timeout: int = Field(3600, ge=10, description="Seconds of inactivity before a server is stopped.")
+    every: int = Field(600, ge=1, description="Seconds between culler runs.")
     remove_named_servers: bool = Field(True, description="Delete culled named servers (one per conversation).")
     users: bool = Field(False, description="Also delete idle users (needs admin:users for the culler).")
     max_age: int = Field(0, ge=0, description="Stop servers older than this many seconds (0 = never).")
@@ -194,7 +194,7 @@ class CullConfig(Section):
 
 
 class HubConfig(Section):
-    url: str | None = Field(None, description="Hub URL for API calls (target kubernetes/azure).")
+    url: str | None = Field(None, description="URL of an existing hub to use instead of the recorded one (any target).")
     release: str = "jhub"
     chart_version: str = Field("3.1.0", description="z2jh chart version; the hub image is built FROM the same.")
     chart_repo: str = "https://hub.jupyter.org/helm-chart/"
@@ -225,7 +225,7 @@ class ServersConfig(Section):
 class LocalConfig(Section):
     host: str = Field("127.0.0.1", description="Address the local hub listens on.")
     port: int = Field(0, ge=0, le=65535, description="Public port of the local hub (0 = a free port).")
-    data_dir: Path | None = Field(None, description="Root of conversation folders (default: state dir).")
+    data_dir: Path | None = Field(None, description="Root of conversation folders (default: <state dir>/local/data).")
     proxy_command: str | None = Field(
         None, description="configurable-http-proxy to run (default: node's if on PATH, else the Python one)."
     )

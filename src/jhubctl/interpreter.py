@@ -1,7 +1,8 @@
 """The code-interpreter tool as a library: what an assistant calls, with or without the CLI.
 
+    from jhubctl.hub.client import HubClient
     from jhubctl.interpreter import Interpreter
-    with Interpreter(hub_url, token, user="alice", conversation="c-42") as it:
+    with HubClient(hub_url, token) as hub, Interpreter(hub, "alice", "c-42") as it:
         result = it.execute("print(1 + 1)", timeout=30)
 
 Names are validated by the same functions the hub's spawner uses, before any request, so a bad id costs

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,9 +33,9 @@ class RunningHub:
         return {str(p.relative_to(root)) for p in root.rglob("*")}
 
 
-def start_hub(state_dir: Path) -> RunningHub:
+def start_hub(state_dir: Path, config: str = "target: local\n") -> RunningHub:
     state_dir.mkdir(parents=True, exist_ok=True)
-    (state_dir.parent / "jhubctl.yaml").write_text("target: local\nhub:\n  cull:\n    timeout: 600\n")
+    (state_dir.parent / "jhubctl.yaml").write_text(config)
     loaded = load_config(state_dir.parent / "jhubctl.yaml", state_dir, environ={})
     hub, started = Runner(loaded).start()
     assert started
@@ -53,3 +53,18 @@ def running_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub
     finally:
         Runner(hub.loaded).stop()
         os.environ.update(saved)
+
+
+@pytest.fixture
+def hub_factory(tmp_path: Path) -> Iterator[Callable[[str], RunningHub]]:
+    """Start a hub with a config of the test's own; stopped when the test ends."""
+    started: list[RunningHub] = []
+
+    def make(config: str) -> RunningHub:
+        hub = start_hub(tmp_path / f"hub{len(started)}" / ".jhubctl", config)
+        started.append(hub)
+        return hub
+
+    yield make
+    for hub in started:
+        Runner(hub.loaded).stop()

@@ -39,7 +39,7 @@ def test_up_smoke_down_then_up_again_keeps_the_data(cli, tmp_path: Path) -> None
     assert notebook == tmp_path / ".jhubctl/local/data/demo/conversations/demo-1/demo-1.ipynb"
     assert notebook.is_file()
     assert "hello from" in err  # the smoke test's output is reported
-    assert up["token"].endswith("secrets.json") and "token" not in (tmp_path / ".jhubctl/state.json").read_text()
+    assert up["token_source"].endswith("secrets.json") and "token" not in (tmp_path / ".jhubctl/state.json").read_text()
 
     code, out, _ = cli("exec", "demo", "demo-1", "--code", "import os; print(os.getpid(), os.getppid())", "--json")
     kernel_pid, server_pid = map(int, json.loads(out)["stdout"].split())

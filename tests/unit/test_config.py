@@ -128,7 +128,7 @@ def test_unknown_key_without_close_match_lists_known_keys() -> None:
         ({"registry": {"singleuser_image": "jupyter/base-notebook:latest"}}, ["registry.singleuser_image", "pinned"]),
         ({"registry": {"singleuser_image": "jupyter/base-notebook"}}, ["registry.singleuser_image", "pinned"]),
         ({"azure": {"arm_endpoint": "http://management.azure.com"}}, ["azure.arm_endpoint", "https://"]),
-        ({"hub": {"cull": {"timeout": 5}}}, ["hub.cull.timeout", "60", "got 5"]),
+        ({"hub": {"cull": {"timeout": 5}}}, ["hub.cull.timeout", "10", "got 5"]),
         ({"name": "My Env"}, ["'name'", "DNS label"]),
     ],
 )

@@ -290,20 +290,32 @@ def test_stop_with_remove_sends_remove_true() -> None:
 
 
 def test_stop_without_remove_sends_no_body() -> None:
-    hub = FakeHub(httpx.Response(204), user_model({"c1": {"ready": False, "pending": None}}))
+    hub = FakeHub(
+        user_model({"c1": {"ready": True, "pending": None}}),
+        httpx.Response(204),
+        user_model({}),
+    )
     assert hub.client().stop_server("alice", "c1") is True
-    assert hub.calls[0] == ("DELETE", f"{API}/users/alice/servers/c1")
-    assert hub.requests[0].content == b""
+    assert hub.calls[1] == ("DELETE", f"{API}/users/alice/servers/c1")
+    assert hub.requests[1].content == b""
+
+
+def test_stop_of_an_already_stopped_server_sends_no_delete() -> None:
+    """The hub lists only active servers; a stopped one is reported as 'was not running'."""
+    hub = FakeHub(user_model({}))
+    assert hub.client().stop_server("alice", "c1") is False
+    assert [m for m, _ in hub.calls] == ["GET"]
 
 
 def test_stop_waits_for_a_pending_stop() -> None:
     hub = FakeHub(
+        user_model({"c1": {"ready": True, "pending": None}}),
         httpx.Response(202),
         user_model({"c1": {"pending": "stop"}}),
-        user_model({"c1": {"pending": None}}),
+        user_model({}),
     )
     assert hub.client().stop_server("alice", "c1") is True
-    assert [m for m, _ in hub.calls] == ["DELETE", "GET", "GET"]
+    assert [m for m, _ in hub.calls] == ["GET", "DELETE", "GET", "GET"]
 
 
 def test_stop_of_an_unknown_server_is_false() -> None:

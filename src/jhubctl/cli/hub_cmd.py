@@ -82,7 +82,7 @@ def servers(
         return
     out.table(
         ["USER", "CONVERSATION", "READY", "PENDING", "LAST ACTIVITY", "URL"],
-        [[s.user, s.name or "(default)", "yes" if s.ready else "no", s.pending or "", s.last_activity, s.url]
+        [[s.user, s.conversation + ("" if s.name else " (default server)"), "yes" if s.ready else "no", s.pending or "", s.last_activity, s.url]
          for s in found],
     )
 

@@ -41,7 +41,7 @@ def up(
             out.info(f"local hub already running at {hub.url} (pid {hub.pid}); nothing to do")
         payload: dict[str, object] = {
             "url": hub.url, "pid": hub.pid, "started": started, "log": str(hub.log),
-            "data_root": str(hub.data_root), "token": Secrets(loaded.state_dir).api_token_source(),
+            "data_root": str(hub.data_root), "token_source": Secrets(loaded.state_dir).api_token_source(),
         }
         if smoke_test:
             with out.progress("smoke test: demo/demo-1", total=100) as bar:
@@ -51,7 +51,7 @@ def up(
                 )
             out.success(f"smoke test: {result.stdout!r} in {result.seconds:.2f} s")
             payload["notebook"] = str(result.notebook_file)
-    lines = [f"hub URL:   {hub.url}", f"API token: {payload['token']} (`jhubctl token` prints it)"]
+    lines = [f"hub URL:   {hub.url}", f"API token: {payload['token_source']} (`jhubctl token` prints it)"]
     if "notebook" in payload:
         lines.append(f"notebook:  {payload['notebook']}")
     out.data(payload, "\n".join(lines))

@@ -40,8 +40,14 @@ class Server:
     last_activity: str | None = None
     user_options: dict[str, Any] | None = None
 
+    @property
+    def conversation(self) -> str:
+        """The server name, or for the seed's default-server clients the id they sent in the body."""
+        options = self.user_options or {}
+        return self.name or str(options.get("conversation_id") or options.get("conversationId") or "")
+
     def as_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+        return {**vars(self), "conversation": self.conversation}
 
 
 @dataclass(frozen=True)
@@ -289,6 +295,8 @@ class HubClient:
     def stop_server(self, user: str, name: str, *, remove: bool = False, timeout: float = 60.0) -> bool:
         """Stop (and with `remove` delete) a server; waits for a pending stop. False if there was nothing to stop."""
         deadline = time.monotonic() + timeout
+        if not remove and self.server(user, name) is None:
+            return False  # the hub lists only active servers: nothing to stop
         body = {"remove": True} if remove and name else None
         resp = self.request("DELETE", self._server_path(user, name), json=body)
         if resp.status_code == 404:
