@@ -64,9 +64,9 @@ def root(
 
 
 def _register() -> None:
-    from . import config_cmd, hub_cmd, local_cmd, status_cmd
+    from . import config_cmd, hub_cmd, local_cmd, provision_cmd, status_cmd
 
-    for module in (local_cmd, hub_cmd, status_cmd):
+    for module in (provision_cmd, local_cmd, hub_cmd, status_cmd):
         module.register(app)
     app.add_typer(config_cmd.app, name="config")
 

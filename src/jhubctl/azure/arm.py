@@ -1,0 +1,185 @@
+"""The one adapter between jhubctl and Azure Resource Manager.
+
+Every resource goes through the generic by-id operations of azure-mgmt-resource: one PUT/GET/DELETE
+path for all types, whose poller follows both LRO styles (Azure-AsyncOperation and Location). Bodies
+are plain REST-shaped dicts, which the hybrid SDK models send verbatim, so a test can assert every
+body byte for byte. After every long-running operation the result is checked (`id` present,
+`provisioningState == Succeeded`): a storage create whose monitor says Failed returns an empty object
+without raising.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .errors import AzureError, from_sdk
+
+#: One api-version per resource type, all GA versions that real ARM serves.
+API_VERSIONS = {
+    "Microsoft.ContainerRegistry/registries": "2023-07-01",
+    "Microsoft.Network/virtualNetworks": "2024-05-01",
+    "Microsoft.Network/virtualNetworks/subnets": "2024-05-01",
+    "Microsoft.Network/networkSecurityGroups": "2024-05-01",
+    "Microsoft.Storage/storageAccounts": "2023-05-01",
+    "Microsoft.Storage/storageAccounts/blobServices/containers": "2023-05-01",
+    "Microsoft.ContainerService/managedClusters": "2024-09-01",
+    "Microsoft.Authorization/roleAssignments": "2022-04-01",
+}
+
+#: Resource providers the steps use; `begin_*` calls do not auto-register them.
+PROVIDERS = ("Microsoft.ContainerService", "Microsoft.ContainerRegistry", "Microsoft.Network", "Microsoft.Storage")
+
+
+def resource_type(resource_id: str) -> str:
+    """`.../providers/Microsoft.X/a/n1/b/n2` → `Microsoft.X/a/b` (the api-version key)."""
+    parts = resource_id.strip("/").split("/")
+    lowered = [p.lower() for p in parts]
+    i = len(lowered) - 1 - lowered[::-1].index("providers")
+    namespace, rest = parts[i + 1], parts[i + 2 :]
+    return "/".join([namespace, *rest[0::2]])
+
+
+def api_version(resource_id: str) -> str:
+    kind = resource_type(resource_id)
+    for known, version in API_VERSIONS.items():
+        if known.lower() == kind.lower():
+            return version
+    raise KeyError(f"no api-version known for {kind}")
+
+
+class Arm:
+    """Thin and synchronous; safe to share between step threads (azure-core pipelines are thread-safe)."""
+
+    def __init__(self, endpoint: str, subscription_id: str, credential: Any, **client_kwargs: Any):
+        from azure.mgmt.resource.resources import ResourceManagementClient
+
+        self.endpoint = endpoint.rstrip("/")
+        self.subscription_id = subscription_id
+        self.credential = credential
+        self.client_kwargs = {"credential_scopes": [f"{self.endpoint}/.default"], **client_kwargs}
+        self.resources = ResourceManagementClient(credential, subscription_id, base_url=self.endpoint,
+                                                  **self.client_kwargs)
+
+    # generic resources
+    def get(self, resource_id: str) -> dict[str, Any] | None:
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+        try:
+            return self.resources.resources.get_by_id(resource_id, api_version=api_version(resource_id)).as_dict()
+        except ResourceNotFoundError:
+            return None
+        except HttpResponseError as exc:
+            raise from_sdk(exc, f"read {resource_id}") from None
+
+    def put(self, resource_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        from azure.core.exceptions import HttpResponseError
+
+        try:
+            poller = self.resources.resources.begin_create_or_update_by_id(
+                resource_id, body, api_version=api_version(resource_id)
+            )
+            result = poller.result()
+        except HttpResponseError as exc:
+            raise from_sdk(exc, f"create/update {resource_id}") from None
+        return self.verify(resource_id, result.as_dict() if result is not None else {})
+
+    def verify(self, resource_id: str, result: dict[str, Any]) -> dict[str, Any]:
+        """An LRO's end is trusted only with an id and a Succeeded state; else look again."""
+        if not result.get("id"):
+            result = self.get(resource_id) or {}
+        state = (result.get("properties") or {}).get("provisioningState")
+        if not result.get("id") or (state is not None and str(state) != "Succeeded"):
+            raise AzureError(
+                f"create/update {resource_id} ended {state or 'without a resource'} (provisioningState)",
+                code="ProvisioningFailed",
+                hint="the Azure activity log of the resource group says why; fix it and run again",
+            )
+        return result
+
+    def delete(self, resource_id: str) -> None:
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+        try:
+            self.resources.resources.begin_delete_by_id(resource_id, api_version=api_version(resource_id)).result()
+        except ResourceNotFoundError:
+            return
+        except HttpResponseError as exc:
+            raise from_sdk(exc, f"delete {resource_id}") from None
+
+    # resource groups
+    def get_group(self, name: str) -> dict[str, Any] | None:
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+        try:
+            return self.resources.resource_groups.get(name).as_dict()
+        except ResourceNotFoundError:
+            return None
+        except HttpResponseError as exc:
+            raise from_sdk(exc, f"read resource group {name}") from None
+
+    def put_group(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        from azure.core.exceptions import HttpResponseError
+
+        try:
+            return self.resources.resource_groups.create_or_update(name, body).as_dict()
+        except HttpResponseError as exc:
+            raise from_sdk(exc, f"create resource group {name}") from None
+
+    def delete_group(self, name: str) -> None:
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+        try:
+            self.resources.resource_groups.begin_delete(name).result()
+        except ResourceNotFoundError:
+            return
+        except HttpResponseError as exc:
+            raise from_sdk(exc, f"delete resource group {name}") from None
+
+    def group_resources(self, name: str) -> list[dict[str, Any]]:
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+        try:
+            return [r.as_dict() for r in self.resources.resources.list_by_resource_group(name)]
+        except ResourceNotFoundError:
+            return []
+        except HttpResponseError as exc:
+            raise from_sdk(exc, f"list resource group {name}") from None
+
+    # providers
+    def unregistered(self, namespaces: tuple[str, ...] = PROVIDERS) -> list[str]:
+        from azure.core.exceptions import HttpResponseError
+
+        try:
+            states = {ns: self.resources.providers.get(ns).registration_state for ns in namespaces}
+        except HttpResponseError as exc:
+            raise from_sdk(exc, "read resource providers") from None
+        return [ns for ns, state in states.items() if str(state) != "Registered"]
+
+    def register(self, namespaces: list[str], timeout: float = 600.0) -> None:
+        from azure.core.exceptions import HttpResponseError
+
+        try:
+            for ns in namespaces:
+                self.resources.providers.register(ns)
+            deadline = time.monotonic() + timeout
+            while pending := self.unregistered(tuple(namespaces)):
+                if time.monotonic() > deadline:
+                    raise AzureError(f"resource providers still registering: {', '.join(pending)}",
+                                     hint="registration can take minutes; run again later")
+                time.sleep(2)
+        except HttpResponseError as exc:
+            raise from_sdk(exc, "register resource providers") from None
+
+    # actions that need a typed client
+    def cluster_user_kubeconfig(self, group: str, cluster: str) -> bytes:
+        from azure.core.exceptions import HttpResponseError
+        from azure.mgmt.containerservice import ContainerServiceClient
+
+        client = ContainerServiceClient(self.credential, self.subscription_id, base_url=self.endpoint,
+                                        **self.client_kwargs)
+        try:
+            result = client.managed_clusters.list_cluster_user_credentials(group, cluster)
+        except HttpResponseError as exc:
+            raise from_sdk(exc, f"get credentials of {cluster}") from None
+        return bytes(result.kubeconfigs[0].value)

@@ -1,0 +1,1 @@
+"""Steps and their runner: check → ensure → verify → record, over a dependency graph."""
