@@ -7,6 +7,7 @@ validated, the ARM endpoint must answer with this credential, all before any wri
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,9 @@ from .errors import JhubctlError, UsageError
 from .state import Journal
 
 PROVISION_SECTIONS = ("name", "azure", "network", "storage", "registry", "aks")
+#: Journal entries that destroy clears (the step names of azure/steps.py).
+PROVISION_STEPS = ("providers", "resource-group", "registry", "network", "storage", "identity", "ssh-key", "aks",
+                   "role-assignments", "kubeconfig", "csi-driver")
 
 
 def require(loaded: Loaded) -> None:
@@ -32,11 +36,6 @@ def require(loaded: Loaded) -> None:
         raise UsageError(
             f"{', '.join(missing)} must be set for provision",
             hint=f"add them to {loaded.path or 'jhubctl.yaml'} (see config.example.yaml)",
-        )
-    if config.aks.identity == "service-principal":
-        raise UsageError(
-            "aks.identity: service-principal is not supported by provision yet",
-            hint="use aks.identity: managed (no secret to keep; the kubelet identity gets AcrPull)",
         )
 
 
@@ -59,15 +58,6 @@ def source_ips(loaded: Loaded) -> list[str]:
     return [f"{ip}/{ip.max_prefixlen}"]
 
 
-@dataclass
-class Plan:
-    results: list[Any]
-
-    @property
-    def failed(self) -> list[Any]:
-        return [r for r in self.results if r.status in ("failed", "skipped")]
-
-
 def build_env(loaded: Loaded) -> Any:
     from .azure.arm import Arm
     from .azure.credentials import credential
@@ -80,7 +70,12 @@ def build_env(loaded: Loaded) -> Any:
     assert config.azure.subscription_id is not None
     arm = Arm(config.azure.arm_endpoint, config.azure.subscription_id, credential())
     preflight(arm, config.azure.subscription_id)
-    return Env(config, arm, Ids(config, config.azure.subscription_id), loaded.state_dir, sources, kube_client)
+    graph = None
+    if config.aks.identity == "service-principal":
+        from .azure.graph import Graph
+
+        graph = Graph(config.azure.graph_endpoint, arm.credential)
+    return Env(config, arm, Ids(config, config.azure.subscription_id), loaded.state_dir, sources, kube_client, graph)
 
 
 def kube_client(path: Path, context: str) -> Any:
@@ -121,9 +116,36 @@ def runner(loaded: Loaded, env: Any, view: Any) -> Any:
                       config_hash=loaded.config.digest(*PROVISION_SECTIONS), view=view, describe=describe)
 
 
-def step_names() -> list[str]:
-    return ["providers", "resource-group", "registry", "network", "storage", "ssh-key", "aks",
-            "role-assignments", "kubeconfig", "csi-driver"]
+@dataclass
+class Outcome:
+    plan: list[Any]
+    results: list[Any] | None  # None: nothing applied (dry run, or the plan itself failed)
+
+    @property
+    def ok(self) -> bool:
+        steps = self.results if self.results is not None else self.plan
+        return all(r.status in ("planned", "succeeded") for r in steps)
+
+
+def run(loaded: Loaded, view: Callable[[list[str]], Any], *, dry_run: bool, only: list[str] | None,
+        approve: Callable[[list[Any]], None]) -> Outcome:
+    """Plan every selected step from real GETs; unless dry-run, let `approve` see the plan, then apply.
+
+    `view(names)` gives the live view (a context manager); `approve` raises to refuse.
+    """
+    env = build_env(loaded)
+    steps = runner(loaded, env, None)
+    names = [s.name for s in steps.select(only)]
+    with view(names) as live:
+        steps.view = live
+        plan = steps.plan(only)
+    if dry_run or any(r.status == "failed" for r in plan):
+        return Outcome(plan, None)
+    if any(c.action != "unchanged" for r in plan for c in r.changes):
+        approve(plan)
+    with view(names) as live:
+        steps.view = live
+        return Outcome(plan, steps.apply(only))
 
 
 def resume_command(loaded: Loaded) -> str:
@@ -170,6 +192,14 @@ def destroy_plan(loaded: Loaded, arm: Any) -> list[str]:
     return [r["id"] for r in sorted(ours, key=rank)]
 
 
+def created_application(loaded: Loaded) -> str | None:
+    """The object id of the service-principal application provision created (it carries no ARM tag)."""
+    step = Journal(loaded.state_dir).get("identity")
+    if step is None or step.outputs.get("mode") != "service-principal":
+        return None
+    return step.outputs.get("app_object_id")
+
+
 def destroy(loaded: Loaded, arm: Any, ids: list[str], on_deleted: Any = None) -> None:
     group_id = f"/subscriptions/{arm.subscription_id}/resourceGroups/{loaded.config.azure.resource_group}"
     for rid in ids:
@@ -179,8 +209,18 @@ def destroy(loaded: Loaded, arm: Any, ids: list[str], on_deleted: Any = None) ->
             arm.delete(rid)
         if on_deleted is not None:
             on_deleted(rid)
+    if app := created_application(loaded):
+        from .azure.graph import Graph
+
+        graph = Graph(loaded.config.azure.graph_endpoint, arm.credential)
+        try:
+            graph.delete_application(app)  # deletes its service principal and secrets with it
+        finally:
+            graph.close()
+        if on_deleted is not None:
+            on_deleted(f"application {app}")
     journal = Journal(loaded.state_dir)
-    for name in step_names():
+    for name in PROVISION_STEPS:
         journal.forget(name)
     (loaded.state_dir / "kubeconfig").unlink(missing_ok=True)
 

@@ -13,7 +13,8 @@ import typer
 from jhubctl import __version__
 from jhubctl.errors import ExitCode
 
-COMMANDS = ["up", "down", "start-server", "stop-server", "servers", "exec", "status", "token", "config"]
+COMMANDS = ["provision", "destroy", "up", "down", "start-server", "stop-server", "servers", "exec", "status", "token",
+            "config"]
 SECTIONS = ["azure", "network", "storage", "registry", "aks", "kubernetes", "hub", "servers", "local"]
 ANSI = re.compile(r"\x1b\[")
 BAD_CONFIG = "storage:\n  account_name: Not_Valid\n"
@@ -60,6 +61,28 @@ def test_every_command_and_parameter_has_help_text() -> None:
         seen.append(path)
     assert {p[0] for p in seen if p} >= set(COMMANDS)
     assert ("config", "show") in seen and ("config", "schema") in seen
+
+
+def test_every_command_is_documented_in_docs_commands() -> None:
+    """The reference page must not drift from the CLI: each command (and subcommand) has its section."""
+    from jhubctl.cli import app
+
+    doc = (Path(__file__).parents[2] / "docs" / "commands.md").read_text(encoding="utf-8")
+    headings = set(re.findall(r"^## (.+)$", doc, flags=re.M))
+    for path, command in _walk(typer.main.get_command(app)):
+        if path and not getattr(command, "commands", None):
+            assert " ".join(path) in headings, f"docs/commands.md has no section for `jhubctl {' '.join(path)}`"
+
+
+def test_shell_completion_completes_command_names() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "_JHUBCTL_COMPLETE": "complete_bash", "COMP_WORDS": "jhubctl sta", "COMP_CWORD": "1"}
+    done = subprocess.run([sys.executable, "-m", "jhubctl"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    assert done.stdout.split() == ["start-server", "status"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -352,3 +352,23 @@ def test_interpreter_refuses_bad_ids_before_any_request(conversation: str) -> No
     with pytest.raises(UsageError, match="conversation id"):
         Interpreter(hub.client(), "alice", conversation)
     assert hub.requests == []
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [(None, 1.0), ("0", 0.0), ("2.5", 2.5), ("-3", 0.0), ("garbage", 1.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)],
+)
+def test_retry_after_accepts_seconds_and_http_dates(header, expected) -> None:
+    from jhubctl.retry import retry_after
+
+    assert retry_after(header) == expected
+
+
+def test_retry_after_in_the_future_is_honoured() -> None:
+    from email.utils import format_datetime
+    from datetime import UTC, datetime, timedelta
+
+    from jhubctl.retry import retry_after
+
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert 25 <= retry_after(when) <= 30

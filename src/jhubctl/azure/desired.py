@@ -182,9 +182,14 @@ def container() -> dict[str, Any]:
     return {"properties": {"publicAccess": "None"}}
 
 
-def cluster(config: Config, subnet_id: str, ssh_public_key: str) -> dict[str, Any]:
-    """az aks create with the seed's flags, minus --docker-bridge-address (removed from the API),
-    with a system-assigned identity instead of --service-principal/--client-secret."""
+def cluster(
+    config: Config, subnet_id: str, ssh_public_key: str, service_principal: tuple[str, str] | None = None
+) -> dict[str, Any]:
+    """az aks create with the seed's flags, minus --docker-bridge-address (removed from the API).
+
+    Identity: system-assigned (no secret anywhere), or the seed's --service-principal/--client-secret
+    when `service_principal` = (client id, secret) is given.
+    """
     aks = config.aks
     pool: dict[str, Any] = {
         "name": NODE_POOL,
@@ -212,12 +217,13 @@ def cluster(config: Config, subnet_id: str, ssh_public_key: str) -> dict[str, An
     }
     if aks.kubernetes_version:
         properties["kubernetesVersion"] = aks.kubernetes_version
-    return {
-        "location": config.azure.location,
-        "tags": tags(config),
-        "identity": {"type": "SystemAssigned"},
-        "properties": properties,
-    }
+    body: dict[str, Any] = {"location": config.azure.location, "tags": tags(config)}
+    if service_principal is None:
+        body["identity"] = {"type": "SystemAssigned"}
+    else:
+        properties["servicePrincipalProfile"] = {"clientId": service_principal[0], "secret": service_principal[1]}
+    body["properties"] = properties
+    return body
 
 
 def cluster_comparable(body: dict[str, Any]) -> dict[str, Any]:
@@ -228,6 +234,7 @@ def cluster_comparable(body: dict[str, Any]) -> dict[str, Any]:
     for pool in compare["properties"]["agentPoolProfiles"]:
         pool.pop("count", None)
     compare["properties"].pop("linuxProfile", None)
+    compare["properties"].get("servicePrincipalProfile", {}).pop("secret", None)  # never returned by ARM
     return compare
 
 

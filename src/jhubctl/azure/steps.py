@@ -31,6 +31,11 @@ class Env:
     state_dir: Path
     sources: list[str]
     kube_factory: Callable[[Path, str], Any]  # (kubeconfig path, context) -> jhubctl.kube.client.KubeClient
+    graph: Any = None  # azure.graph.Graph in service-principal mode
+
+    @property
+    def service_principal(self) -> bool:
+        return self.config.aks.identity == "service-principal"
 
 
 def _plan(arm: Arm, rid: str, want: dict[str, Any], compare: dict[str, Any] | None = None) -> tuple[Change, dict[str, Any] | None]:
@@ -188,6 +193,43 @@ def ssh_key_step(env: Env) -> Step:
     return Step("ssh-key", "ssh-keygen (RSA, private key 0600)", (), plan, apply)
 
 
+def identity_step(env: Env) -> Step:
+    """managed: nothing to create (the cluster brings its identities). service-principal: the seed's
+    `az ad sp create-for-rbac`, as an application plus its service principal, found again by name."""
+    name = env.config.aks.service_principal_name
+
+    def plan(ctx: StepContext) -> list[Change]:
+        if not env.service_principal:
+            return [Change("unchanged", "system-assigned identity (comes with the cluster)")]
+        app = env.graph.find_application(name)
+        if app is None:
+            return [Change("create", f"application {name}"), Change("create", f"service principal of {name}")]
+        sp = env.graph.find_service_principal(app["appId"])
+        return [Change("unchanged", f"application {name}"),
+                Change("unchanged" if sp else "create", f"service principal of {name}")]
+
+    def apply(ctx: StepContext, changes: list[Change]) -> dict[str, Any]:
+        if not env.service_principal:
+            return {"mode": "managed"}
+        app = env.graph.find_application(name) or env.graph.create_application(name)
+        sp = env.graph.find_service_principal(app["appId"])
+        if sp is None:
+            sp = env.graph.create_service_principal(app["appId"])
+        return {"mode": "service-principal", "app_id": app["appId"], "app_object_id": app["id"],
+                "principal_id": sp["id"]}
+
+    return Step("identity", "az ad sp create-for-rbac (service-principal mode only)", (), plan, apply)
+
+
+def _sp_secret(ctx: StepContext, env: Env) -> str:
+    """The client secret, held in memory only; a new one is added when this process has none."""
+    secret = ctx.transient.get("sp_secret")
+    if secret is None:
+        secret = env.graph.add_password(ctx.input("identity", "app_object_id"), f"jhubctl {env.config.name}")
+        ctx.transient["sp_secret"] = secret
+    return str(secret)
+
+
 def _public_key(ctx: StepContext, env: Env) -> str:
     from .. import sshkey
 
@@ -200,14 +242,20 @@ def _public_key(ctx: StepContext, env: Env) -> str:
 def aks_step(env: Env) -> Step:
     ids = env.ids
 
+    def want(ctx: StepContext, secret: str | None) -> dict[str, Any]:
+        client_id = ctx.input("identity", "app_id") or "(created by the identity step)"
+        principal = (client_id, secret or "") if env.service_principal else None
+        return desired.cluster(env.config, ids.subnet, _public_key(ctx, env), principal)
+
     def plan(ctx: StepContext) -> list[Change]:
-        want = desired.cluster(env.config, ids.subnet, _public_key(ctx, env))
-        return [_plan(env.arm, ids.cluster, want, desired.cluster_comparable(want))[0]]
+        body = want(ctx, None)
+        return [_plan(env.arm, ids.cluster, body, desired.cluster_comparable(body))[0]]
 
     def apply(ctx: StepContext, changes: list[Change]) -> dict[str, Any]:
-        want = desired.cluster(env.config, ids.subnet, _public_key(ctx, env))
+        needs_secret = env.service_principal and changes[0].action != "unchanged"
+        body = want(ctx, _sp_secret(ctx, env) if needs_secret else None)
         actual = env.arm.get(ids.cluster) if changes[0].action != "create" else None
-        result = _ensure(env.arm, ids.cluster, want, changes[0], actual)
+        result = _ensure(env.arm, ids.cluster, body, changes[0], actual)
         props = result.get("properties") or {}
         kubelet = ((props.get("identityProfile") or {}).get("kubeletidentity")) or {}
         return {
@@ -218,13 +266,20 @@ def aks_step(env: Env) -> Step:
             "node_resource_group": props.get("nodeResourceGroup"),
         }
 
-    return Step("aks", "az aks create", ("network", "ssh-key", "providers"), plan, apply)
+    return Step("aks", "az aks create", ("network", "ssh-key", "providers", "identity"), plan, apply)
 
 
 def role_assignments_step(env: Env) -> Step:
     ids = env.ids
 
     def wanted(ctx: StepContext) -> list[tuple[str, str, str | None, str]]:
+        if env.service_principal:  # the seed's three grants, to the one service principal
+            sp = ctx.input("identity", "principal_id")
+            return [
+                (ids.vnet, "Contributor", sp, "service principal"),
+                (ids.registry, "AcrPull", sp, "service principal"),
+                (ids.storage, "Storage Blob Data Contributor", sp, "service principal"),
+            ]
         return [
             (ids.subnet, "Network Contributor", ctx.input("aks", "principal_id"), "cluster identity"),
             (ids.registry, "AcrPull", ctx.input("aks", "kubelet_object_id"), "kubelet identity"),
@@ -234,7 +289,7 @@ def role_assignments_step(env: Env) -> Step:
         changes = []
         for scope, role, principal, who in wanted(ctx):
             if principal is None:
-                changes.append(Change("create", f"{role} for the {who} on {scope} (after aks)"))
+                changes.append(Change("create", f"{role} for the {who} on {scope} (once it exists)"))
                 continue
             rid = ids.role_assignment(scope, role, principal)
             changes.append(_plan(env.arm, rid, desired.role_assignment(ids, role, principal))[0])
@@ -244,7 +299,7 @@ def role_assignments_step(env: Env) -> Step:
         done = {}
         for (scope, role, principal, who), change in zip(wanted(ctx), changes):
             if principal is None:
-                raise AzureError(f"no principal id for the {who}: the aks step recorded none", code="NoPrincipal")
+                raise AzureError(f"no principal id for the {who}: no step recorded one", code="NoPrincipal")
             rid = ids.role_assignment(scope, role, principal)
             if change.action != "unchanged":
                 try:
@@ -255,7 +310,8 @@ def role_assignments_step(env: Env) -> Step:
             done[role] = rid
         return {"assignments": done}
 
-    return Step("role-assignments", "az role assignment create", ("aks", "registry", "network"), plan, apply)
+    needs = ("identity", "registry", "network", "storage") if env.service_principal else ("aks", "registry", "network")
+    return Step("role-assignments", "az role assignment create", needs, plan, apply)
 
 
 def kubeconfig_step(env: Env) -> Step:
@@ -302,5 +358,5 @@ def csi_driver_step(env: Env) -> Step:
 def all_steps(env: Env) -> list[Step]:
     return [
         providers_step(env), group_step(env), registry_step(env), network_step(env), storage_step(env),
-        ssh_key_step(env), aks_step(env), role_assignments_step(env), kubeconfig_step(env), csi_driver_step(env),
+        identity_step(env), ssh_key_step(env), aks_step(env), role_assignments_step(env), kubeconfig_step(env), csi_driver_step(env),
     ]

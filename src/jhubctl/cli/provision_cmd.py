@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 import typer
@@ -24,46 +25,31 @@ def provision(
     Safe to run again: each step compares the real state with the config and writes only differences.
     """
     from .. import provision as core
-    from ..errors import ExitCode
+    from ..errors import ExitCode, UsageError
     from ..state import StateLock
     from ..steps.view import StepView
 
     actx = app_context(ctx)
     out = actx.output(json_flag)
     loaded = actx.loaded
-    lock = None if dry_run else StateLock(loaded.state_dir, "provision")
-    if lock is not None:
-        lock.__enter__()
-    try:
-        env = core.build_env(loaded)
-        with StepView(out, core.step_names()) as view:
-            runner = core.runner(loaded, env, view)
-            plan = runner.plan(only)
-        if dry_run or any(r.status == "failed" for r in plan):
-            _report(out, plan, dry_run=True)
-            if any(r.status == "failed" for r in plan):
-                raise typer.Exit(ExitCode.ERROR)
-            return
-        writes = [c for r in plan for c in r.changes if c.action != "unchanged"]
-        if writes and not yes:
-            if not out.interactive:
-                from ..errors import UsageError
 
-                raise UsageError(f"{len(writes)} change(s) to make and no terminal to ask", hint="pass --yes")
-            _report(out, plan, dry_run=True)
-            typer.confirm(f"apply {len(writes)} change(s)?", abort=True, err=True)
-        with StepView(out, [r.name for r in plan]) as view:
-            runner.view = view
-            results = runner.apply(only)
-    finally:
-        if lock is not None:
-            lock.__exit__(None, None, None)
-    _report(out, results, dry_run=False)
-    failed = [r for r in results if r.status != "succeeded"]
-    if failed:
-        out.error(f"{len(failed)} step(s) did not finish; resume with: {core.resume_command(loaded)}")
+    def approve(plan: list) -> None:  # type: ignore[type-arg]
+        if yes:
+            return
+        if not out.interactive:
+            raise UsageError("changes to make and no terminal to ask", hint="review with --dry-run, then pass --yes")
+        _report(out, plan, dry_run=True)
+        typer.confirm("apply these changes?", abort=True, err=True)
+
+    with contextlib.nullcontext() if dry_run else StateLock(loaded.state_dir, "provision"):
+        outcome = core.run(loaded, lambda names: StepView(out, names), dry_run=dry_run, only=only, approve=approve)
+    _report(out, outcome.results if outcome.results is not None else outcome.plan,
+            dry_run=outcome.results is None)
+    if not outcome.ok:
+        if outcome.results is not None:
+            out.error(f"not every step finished; resume with: {core.resume_command(loaded)}")
         raise typer.Exit(ExitCode.ERROR)
-    if merge_kubeconfig:
+    if merge_kubeconfig and not dry_run:
         out.success(f"context {loaded.config.aks.cluster_name} merged into {core.merge_kubeconfig(loaded)}")
 
 
@@ -100,12 +86,15 @@ def destroy(
     with StateLock(loaded.state_dir, "destroy"):
         arm = core.destroy_env(loaded)
         ids = core.destroy_plan(loaded, arm)
-        if not ids:
+        app = core.created_application(loaded)
+        if not ids and not app:
             out.info(f"nothing of environment {loaded.config.name!r} in {loaded.config.azure.resource_group}")
             out.data({"deleted": []})
             return
         for rid in ids:
             out.info(f"will delete {rid}")
+        if app:
+            out.info(f"will delete application {app} (the service principal provision created)")
         if not yes:
             if not out.interactive:
                 raise UsageError(f"{len(ids)} resource(s) to delete and no terminal to ask", hint="pass --yes")

@@ -17,6 +17,7 @@ from urllib.parse import quote
 import httpx
 
 from ..errors import JhubctlError, NotFoundError, TimeoutExceeded
+from ..retry import retry_after
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
@@ -67,19 +68,11 @@ def _message(resp: httpx.Response) -> str:
     return str(body)
 
 
-def retry_after(value: str | None, default: float = 1.0) -> float:
-    """Seconds to wait: Retry-After may be seconds or an HTTP date (RFC 9110), either from a proxy."""
-    if not value:
-        return default
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return default
+def token_client(base_url: str, token: str, timeout: float, transport: httpx.BaseTransport | None) -> httpx.Client:
+    """httpx with the token in a header, never in a URL (URLs end up in proxy and access logs)."""
+    return httpx.Client(
+        base_url=base_url, headers={"Authorization": f"token {token}"}, timeout=timeout, transport=transport
+    )
 
 
 class HubClient:
@@ -88,12 +81,7 @@ class HubClient:
     def __init__(self, url: str, token: str, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None):
         self.url = url.rstrip("/")
         self.token = token
-        self.http = httpx.Client(
-            base_url=f"{self.url}/hub/api",
-            headers={"Authorization": f"token {token}"},
-            timeout=timeout,
-            transport=transport,
-        )
+        self.http = token_client(f"{self.url}/hub/api", token, timeout, transport)
 
     def close(self) -> None:
         self.http.close()

@@ -7,19 +7,14 @@ from urllib.parse import quote
 
 import httpx
 
-from .client import HubError
+from .client import HubError, token_client
 
 
 class ServerClient:
     def __init__(self, base_url: str, token: str, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None):
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.token = token
-        self.http = httpx.Client(
-            base_url=f"{self.base_url}api",
-            headers={"Authorization": f"token {token}"},
-            timeout=timeout,
-            transport=transport,
-        )
+        self.http = token_client(f"{self.base_url}api", token, timeout, transport)
 
     def close(self) -> None:
         self.http.close()

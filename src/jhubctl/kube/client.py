@@ -1,0 +1,292 @@
+"""The one adapter between jhubctl and the official ``kubernetes`` client.
+
+Why an adapter, and why it looks like this:
+
+* **Import cost.** ``kubernetes`` takes ~0.4 s to import; the CLI must answer ``--help`` at once. Nothing
+  here imports it at module level: :meth:`KubeClient.from_kubeconfig` does, when a command needs a cluster.
+* **Plain dicts with the API's own keys.** Objects go in and out as the JSON the API server speaks
+  (camelCase), never as the client's models. The models would lose data: since client 37 they are
+  pydantic models that *reject* a body with a field the client does not know (``extra="forbid"``), and
+  every version silently *drops* unknown fields when it reads. A CSIDriver from a newer cluster than the
+  client (fields such as ``nodeAllocatableUpdatePeriodSeconds`` keep being added) would come back
+  incomplete, and a backup or a re-created copy would lose those fields. So requests go through the
+  client's ``ApiClient`` (which still does the kubeconfig, TLS, token refresh and proxy work) with raw
+  JSON bodies, and answers are parsed as JSON.
+* **One error type.** Every failure (an API Status, an unreachable server, an unusable kubeconfig) becomes
+  a :class:`KubeError`: a :class:`~jhubctl.errors.JhubctlError` printed as one line with the HTTP status,
+  the Status ``reason`` and its ``message``, and carrying ``details.causes`` for callers that must know
+  which field the server refused.
+* **Only what jhubctl needs now.** Methods are added when a step needs them; each is a path and a verb.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from urllib.parse import quote
+
+from jhubctl.errors import ExitCode, JhubctlError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only; never imported at run time here
+    from kubernetes.client import ApiClient
+
+STORAGE_V1 = "/apis/storage.k8s.io/v1"
+DEFAULT_TIMEOUT = 30.0
+_MERGE_PATCH = "application/merge-patch+json"
+_MAX_MESSAGE = 600
+
+
+def _one_line(text: str, limit: int = _MAX_MESSAGE) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class KubeError(JhubctlError):
+    """A Kubernetes API call failed. ``status`` is the HTTP status (``None`` when the server was not
+    reached), ``reason`` the Status reason (``NotFound``, ``AlreadyExists``, ``Conflict``, ``Invalid`` ...),
+    ``api_message`` the Status message and ``details`` the Status details (``causes`` for a 422)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        reason: str | None = None,
+        api_message: str = "",
+        details: Mapping[str, Any] | None = None,
+        hint: str | None = None,
+        exit_code: ExitCode | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint, exit_code=exit_code)
+        self.status = status
+        self.reason = reason
+        self.api_message = api_message
+        self.details: dict[str, Any] = dict(details or {})
+
+    @property
+    def causes(self) -> list[dict[str, Any]]:
+        causes = self.details.get("causes")
+        return [c for c in causes if isinstance(c, dict)] if isinstance(causes, list) else []
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def already_exists(self) -> bool:
+        return self.status == 409 and self.reason == "AlreadyExists"
+
+    @property
+    def conflict(self) -> bool:
+        """The optimistic-concurrency kind of 409 (stale resourceVersion, failed precondition)."""
+        return self.status == 409 and self.reason != "AlreadyExists"
+
+    def is_immutable(self, field_path: str | None = None) -> bool:
+        """A 422 saying ``field_path`` (or any field) is immutable."""
+        if self.status != 422:
+            return False
+        return any(
+            "immutable" in str(c.get("message", "")) and (field_path is None or c.get("field") == field_path) for c in self.causes
+        )
+
+    @classmethod
+    def from_response(cls, action: str, status: int, http_reason: str | None, body: bytes | str | None) -> "KubeError":
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
+        reason, message, details = http_reason or "", "", None
+        try:
+            parsed = json.loads(text) if text else None
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict) and parsed.get("kind") == "Status":
+            reason = str(parsed.get("reason") or reason)
+            message = str(parsed.get("message") or "")
+            details = parsed.get("details") if isinstance(parsed.get("details"), dict) else None
+        elif text:
+            message = text.strip().splitlines()[0]  # a proxy's or gateway's page, not a Status
+        api_message = _one_line(message)
+        line = f"{action} failed: {status} {reason}".rstrip()
+        if api_message:
+            line += f": {api_message}"
+        return cls(line, status=status, reason=reason or None, api_message=api_message, details=details, hint=_HINTS.get(status))
+
+
+_HINTS = {
+    401: "the cluster refused the kubeconfig's credentials: fetch them again (az aks get-credentials)",
+    403: "the kubeconfig's user lacks the RBAC permission for this: use a cluster-admin context",
+}
+
+
+@dataclass(frozen=True)
+class ServerVersion:
+    git_version: str
+    major: int
+    minor: int
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def at_least(self, major: int, minor: int) -> bool:
+        return (self.major, self.minor) >= (major, minor)
+
+    def __str__(self) -> str:
+        return self.git_version
+
+
+def _version_number(text: Any) -> int:
+    m = re.match(r"\d+", str(text or ""))  # "28+" on some managed clusters
+    return int(m.group(0)) if m else 0
+
+
+class KubeClient:
+    """jhubctl's view of one cluster. Build it with :meth:`from_kubeconfig`; use as a context manager
+    (or call :meth:`close`) to release the connection pool."""
+
+    def __init__(self, api_client: "ApiClient", *, context: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self._api = api_client
+        self.context = context
+        self.timeout = timeout
+
+    @classmethod
+    def from_kubeconfig(cls, path: Path | str, context: str | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> "KubeClient":
+        """Load ``path`` (the file ``az aks get-credentials`` writes) with ``context`` or its current context.
+
+        Refreshed credentials are not written back (``persist_config=False``): jhubctl never edits a
+        kubeconfig it was only given to read.
+        """
+        path = Path(path).expanduser()
+        where = f"kubeconfig {path}" + (f" (context {context})" if context else "")
+        if not path.is_file():
+            raise KubeError(f"{where}: no such file", exit_code=ExitCode.USAGE)
+        from kubernetes import config as kube_config  # heavy: imported only when a cluster is needed
+
+        try:
+            api = kube_config.new_client_from_config(config_file=str(path), context=context, persist_config=False)
+        except Exception as e:  # ConfigException, YAML errors, bad base64 ...: all "this file is unusable"
+            raise KubeError(f"cannot use {where}: {_one_line(str(e) or type(e).__name__)}", exit_code=ExitCode.USAGE) from e
+        return cls(api, context=context, timeout=timeout)
+
+    @property
+    def server(self) -> str:
+        """The API server URL from the kubeconfig."""
+        return str(self._api.configuration.host)
+
+    def close(self) -> None:
+        close = getattr(self._api, "close", None)
+        if callable(close):
+            close()
+
+    def __enter__(self) -> "KubeClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- what jhubctl uses -----------------------------------------------------------------------
+    def server_version(self) -> ServerVersion:
+        info = self._request("GET", "/version", action="reading the server version")
+        if not isinstance(info, dict) or not info.get("gitVersion"):
+            raise KubeError(f"the API server at {self.server} answered /version without a gitVersion")
+        git_version = str(info["gitVersion"])
+        major, minor = _version_number(info.get("major")), _version_number(info.get("minor"))
+        if not major:  # some distributions leave major/minor empty: parse gitVersion instead
+            m = re.match(r"^v?(\d+)\.(\d+)", git_version)
+            if m:
+                major, minor = int(m.group(1)), int(m.group(2))
+        return ServerVersion(git_version, major, minor, raw=info)
+
+    def get_csidriver(self, name: str) -> dict[str, Any] | None:
+        """The CSIDriver object as the API returns it, or ``None`` if there is none of that name."""
+        try:
+            return self._request("GET", self._csidriver_path(name), action=f"reading CSIDriver {name}")
+        except KubeError as e:
+            if e.not_found:
+                return None
+            raise
+
+    def create_csidriver(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        name = str((body.get("metadata") or {}).get("name", ""))
+        return self._request("POST", f"{STORAGE_V1}/csidrivers", action=f"creating CSIDriver {name}", body=dict(body))
+
+    def patch_csidriver(self, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+        """JSON merge patch (RFC 7386). Put ``metadata.resourceVersion`` in the patch to make it
+        conditional: the server then answers 409 if the object changed since it was read."""
+        return self._request(
+            "PATCH", self._csidriver_path(name), action=f"patching CSIDriver {name}", body=dict(patch), content_type=_MERGE_PATCH
+        )
+
+    def delete_csidriver(self, name: str, *, uid: str | None = None, resource_version: str | None = None) -> dict[str, Any] | None:
+        """Delete it; with ``uid``/``resource_version`` only if it is still exactly that object (409 otherwise).
+
+        Returns what the server answers: the deleted object (or a Status).
+        """
+        options: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
+        preconditions = {k: v for k, v in (("uid", uid), ("resourceVersion", resource_version)) if v}
+        if preconditions:
+            options["preconditions"] = preconditions
+        return self._request("DELETE", self._csidriver_path(name), action=f"deleting CSIDriver {name}", body=options)
+
+    # -- plumbing --------------------------------------------------------------------------------
+    @staticmethod
+    def _csidriver_path(name: str) -> str:
+        return f"{STORAGE_V1}/csidrivers/{quote(name, safe='')}"
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        action: str,
+        query: Iterable[tuple[str, str]] = (),
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> Any:
+        """One API call through the official client's ``ApiClient`` with a raw JSON body; the parsed
+        JSON answer, or :class:`KubeError`."""
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        api = self._api
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        try:
+            if hasattr(api, "param_serialize"):  # client >= 37 (openapi-generator "python")
+                request = api.param_serialize(
+                    method=method, resource_path=path, query_params=list(query), header_params=headers, body=body,
+                    auth_settings=["BearerToken"],
+                )
+                response = api.call_api(*request, _request_timeout=self.timeout)
+                data, status, http_reason = response.read(), response.status, response.reason
+            else:  # client <= 36 (openapi-generator "python-legacy"): raises ApiException on non-2xx
+                response = api.call_api(
+                    path, method, query_params=list(query), header_params=headers, body=body, auth_settings=["BearerToken"],
+                    _preload_content=False, _return_http_data_only=True, _request_timeout=self.timeout,
+                )
+                data, status, http_reason = response.data, response.status, response.reason
+        except ApiException as e:
+            if not e.status:  # the legacy client reports TLS failures as status 0
+                raise self._unreachable(action, e.reason) from e
+            raise KubeError.from_response(action, int(e.status), e.reason, e.body) from e
+        except (HTTPError, OSError) as e:
+            raise self._unreachable(action, e) from e
+        if not 200 <= status <= 299:
+            raise KubeError.from_response(action, status, http_reason, data)
+        if not data:
+            return None
+        try:
+            return json.loads(data)
+        except ValueError as e:
+            raise KubeError(f"{action}: the API server answered {status} with a body that is not JSON", status=status) from e
+
+    def _unreachable(self, action: str, cause: object) -> KubeError:
+        text = str(cause)
+        # urllib3's MaxRetryError wraps the interesting part: "(Caused by NewConnectionError(...: [Errno 111] ...))"
+        m = re.search(r"Caused by \w+\((.*)\)\)?$", text)
+        if m:
+            text = m.group(1)
+        return KubeError(
+            f"{action} failed: cannot reach the Kubernetes API at {self.server}: {_one_line(text, 300)}",
+            reason="Unreachable",
+            hint="check that the cluster is running and that this machine can reach its API server",
+        )
