@@ -133,6 +133,12 @@ class ServerVersion:
         return self.git_version
 
 
+def _as_object(answer: Any, action: str) -> dict[str, Any]:
+    if not isinstance(answer, dict):
+        raise KubeError(f"{action}: the API server answered something that is not an object")
+    return answer
+
+
 def _version_number(text: Any) -> int:
     m = re.match(r"\d+", str(text or ""))  # "28+" on some managed clusters
     return int(m.group(0)) if m else 0
@@ -143,7 +149,8 @@ class KubeClient:
     (or call :meth:`close`) to release the connection pool."""
 
     def __init__(self, api_client: "ApiClient", *, context: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self._api = api_client
+        # Typed as Any on purpose: the generated client's signatures differ between major versions.
+        self._api: Any = api_client
         self.context = context
         self.timeout = timeout
 
@@ -160,8 +167,9 @@ class KubeClient:
             raise KubeError(f"{where}: no such file", exit_code=ExitCode.USAGE)
         from kubernetes import config as kube_config  # heavy: imported only when a cluster is needed
 
+        load: Any = kube_config.new_client_from_config
         try:
-            api = kube_config.new_client_from_config(config_file=str(path), context=context, persist_config=False)
+            api = load(config_file=str(path), context=context, persist_config=False)
         except Exception as e:  # ConfigException, YAML errors, bad base64 ...: all "this file is unusable"
             raise KubeError(f"cannot use {where}: {_one_line(str(e) or type(e).__name__)}", exit_code=ExitCode.USAGE) from e
         return cls(api, context=context, timeout=timeout)
@@ -197,23 +205,24 @@ class KubeClient:
 
     def get_csidriver(self, name: str) -> dict[str, Any] | None:
         """The CSIDriver object as the API returns it, or ``None`` if there is none of that name."""
+        action = f"reading CSIDriver {name}"
         try:
-            return self._request("GET", self._csidriver_path(name), action=f"reading CSIDriver {name}")
+            return _as_object(self._request("GET", self._csidriver_path(name), action=action), action)
         except KubeError as e:
             if e.not_found:
                 return None
             raise
 
     def create_csidriver(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        name = str((body.get("metadata") or {}).get("name", ""))
-        return self._request("POST", f"{STORAGE_V1}/csidrivers", action=f"creating CSIDriver {name}", body=dict(body))
+        action = f"creating CSIDriver {(body.get('metadata') or {}).get('name', '')}"
+        return _as_object(self._request("POST", f"{STORAGE_V1}/csidrivers", action=action, body=dict(body)), action)
 
     def patch_csidriver(self, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
         """JSON merge patch (RFC 7386). Put ``metadata.resourceVersion`` in the patch to make it
         conditional: the server then answers 409 if the object changed since it was read."""
-        return self._request(
-            "PATCH", self._csidriver_path(name), action=f"patching CSIDriver {name}", body=dict(patch), content_type=_MERGE_PATCH
-        )
+        action = f"patching CSIDriver {name}"
+        answer = self._request("PATCH", self._csidriver_path(name), action=action, body=dict(patch), content_type=_MERGE_PATCH)
+        return _as_object(answer, action)
 
     def delete_csidriver(self, name: str, *, uid: str | None = None, resource_version: str | None = None) -> dict[str, Any] | None:
         """Delete it; with ``uid``/``resource_version`` only if it is still exactly that object (409 otherwise).
@@ -224,7 +233,8 @@ class KubeClient:
         preconditions = {k: v for k, v in (("uid", uid), ("resourceVersion", resource_version)) if v}
         if preconditions:
             options["preconditions"] = preconditions
-        return self._request("DELETE", self._csidriver_path(name), action=f"deleting CSIDriver {name}", body=options)
+        answer = self._request("DELETE", self._csidriver_path(name), action=f"deleting CSIDriver {name}", body=options)
+        return answer if isinstance(answer, dict) else None
 
     # -- plumbing --------------------------------------------------------------------------------
     @staticmethod
@@ -246,7 +256,7 @@ class KubeClient:
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
-        api = self._api
+        api: Any = self._api
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
