@@ -348,8 +348,8 @@ def csi_driver_step(env: Env) -> Step:
         from ..kube.csidriver import ensure_blob_fsgroup_policy
 
         result = ensure_blob_fsgroup_policy(env.kube_factory(path, cluster), env.state_dir / "backups")
-        return {"action": result.action, "fs_group_policy": result.after_policy,
-                "backup": str(result.backup_path) if result.backup_path else None}
+        backup = str(result.backup_path) if result.backup_path else ctx.input("csi-driver", "backup")
+        return {"action": result.action, "fs_group_policy": result.after_policy, "backup": backup}
 
     return Step("csi-driver", "kubectl: recreate blob.csi.azure.com with fsGroupPolicy File", ("kubeconfig",),
                 plan, apply)
