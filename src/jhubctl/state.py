@@ -151,6 +151,21 @@ class StateLock:
             os.close(self._fd)  # closing releases the flock
             self._fd = None
 
+    @staticmethod
+    def held(state_dir: Path) -> bool:
+        """Whether a jhubctl process holds the lock now (a 'running' step without one was interrupted)."""
+        try:
+            fd = os.open(state_dir / LOCK_FILE, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
 
 class Secrets:
     """Secrets the tool generates (the hub API token), in a 0600 file apart from the journal."""

@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from .config import Loaded
-from .state import Journal
+from .state import Journal, StateLock
 
 
 def collect(loaded: Loaded) -> dict[str, Any]:
     steps = {name: vars(step) for name, step in Journal(loaded.state_dir).steps().items()}
+    if not StateLock.held(loaded.state_dir):
+        for step in steps.values():
+            if step["status"] == "running":  # its process died (Ctrl-C, kill, reboot): re-run to resume
+                step["status"] = "interrupted"
     return {
         "target": loaded.config.target,
         "state_dir": str(loaded.state_dir),

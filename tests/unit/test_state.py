@@ -298,3 +298,17 @@ def test_env_token_creates_no_secrets_file(tmp_path: Path) -> None:
 
 def test_token_source_is_the_file_otherwise(tmp_path: Path) -> None:
     assert Secrets(tmp_path / "s", environ={}).api_token_source() == str(tmp_path / "s" / "secrets.json")
+
+
+def test_status_reports_a_running_step_without_a_lock_holder_as_interrupted(tmp_path: Path, cli) -> None:
+    from jhubctl.state import Step
+
+    state = tmp_path / ".jhubctl"
+    Journal(state).record("aks", Step("running", "2026-01-01T00:00:00+00:00"))
+    code, out, _ = cli("--state-dir", str(state), "status", "--json")
+    assert code == 0 and json.loads(out)["steps"]["aks"]["status"] == "interrupted"
+    with StateLock(state, "provision"):
+        assert StateLock.held(state)
+        code, out, _ = cli("--state-dir", str(state), "status", "--json")
+        assert json.loads(out)["steps"]["aks"]["status"] == "running"
+    assert not StateLock.held(state)
