@@ -37,6 +37,10 @@ def require(loaded: Loaded) -> None:
             f"{', '.join(missing)} must be set for provision",
             hint=f"add them to {loaded.path or 'jhubctl.yaml'} (see config.example.yaml)",
         )
+    if config.aks.ssh_public_key_path is not None:
+        from .sshkey import read_public_key
+
+        read_public_key(config.aks.ssh_public_key_path)  # not RSA: bad input, before any request
 
 
 def source_ips(loaded: Loaded) -> list[str]:
@@ -91,7 +95,9 @@ def preflight(arm: Any, subscription_id: str) -> None:
     try:
         arm.resources.providers.get("Microsoft.Resources")
     except ClientAuthenticationError as exc:
-        raise JhubctlError(f"Azure refused the credential: {exc.message}",
+        from .azure.errors import from_sdk
+
+        raise JhubctlError(from_sdk(exc, "Azure refused the credential").message,
                            hint="az login, or export JHUBCTL_AZURE_ACCESS_TOKEN") from None
     except ServiceRequestError as exc:
         raise JhubctlError(f"cannot reach Azure Resource Manager at {arm.endpoint}: {exc.message}",

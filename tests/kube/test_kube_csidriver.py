@@ -254,7 +254,8 @@ def test_verification_catches_a_changed_object(fake_kube: FakeKube, kube: KubeCl
 def test_missing_driver_is_a_clear_error(fake_kube: FakeKube, kube: KubeClient, backups: Path) -> None:
     with pytest.raises(KubeError) as exc:
         ensure_blob_fsgroup_policy(kube, backups)
-    assert exc.value.message == "the blob CSI driver is not installed: enable it on the cluster (aks.enable_blob_driver)"
+    assert exc.value.message.startswith("the blob CSI driver is not installed")
+    assert "az aks update --enable-blob-driver" in (exc.value.hint or "")
     assert fake_kube.calls() == [("get", TARGET, 404)] and _backup_files(backups) == []
 
 

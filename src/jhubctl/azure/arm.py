@@ -27,6 +27,24 @@ API_VERSIONS = {
     "Microsoft.Authorization/roleAssignments": "2022-04-01",
 }
 
+#: provisioningState values of an operation still under way.
+TRANSITIONAL = {"creating", "updating", "deleting", "accepted", "provisioning", "inprogress", "running"}
+#: How long to wait for a resource another (interrupted) run left in a transitional state.
+SETTLE_TIMEOUT = 3600.0
+
+
+def _final_error(poller: Any) -> tuple[str, str] | None:
+    """The error of an LRO whose final monitor answer said Failed without the SDK raising (storage)."""
+    try:
+        body = poller.polling_method()._pipeline_response.http_response.json()  # no public accessor
+    except Exception:  # noqa: BLE001 - best effort: fall back to verify()'s generic message
+        return None
+    if not isinstance(body, dict) or str(body.get("status", "")).lower() != "failed":
+        return None
+    error = body.get("error") or {}
+    return str(error.get("code") or "Failed"), " ".join(str(error.get("message") or "no message").split())
+
+
 #: Resource providers the steps use; `begin_*` calls do not auto-register them.
 PROVIDERS = ("Microsoft.ContainerService", "Microsoft.ContainerRegistry", "Microsoft.Network", "Microsoft.Storage")
 
@@ -75,19 +93,42 @@ class Arm:
     def put(self, resource_id: str, body: dict[str, Any]) -> dict[str, Any]:
         from azure.core.exceptions import HttpResponseError
 
-        try:
-            poller = self.resources.resources.begin_create_or_update_by_id(
-                resource_id, body, api_version=api_version(resource_id)
-            )
-            result = poller.result()
-        except HttpResponseError as exc:
-            raise from_sdk(exc, f"create/update {resource_id}") from None
+        for attempt in (1, 2):
+            try:
+                poller = self.resources.resources.begin_create_or_update_by_id(
+                    resource_id, body, api_version=api_version(resource_id)
+                )
+                result = poller.result()
+                break
+            except HttpResponseError as exc:
+                error = from_sdk(exc, f"create/update {resource_id}")
+                # A retried PUT whose first answer was lost meets its own operation still running.
+                if error.code != "AnotherOperationInProgress" or attempt == 2:
+                    raise error from None
+                self.settle(resource_id)
+        if result is None or not result.get("id"):
+            failed = _final_error(poller)  # a Location monitor's {"status": "Failed"} returns no resource
+            if failed is not None:
+                raise AzureError(f"create/update {resource_id}: {failed[0]}: {failed[1]}", code=failed[0])
         return self.verify(resource_id, result.as_dict() if result is not None else {})
 
+    def settle(self, resource_id: str, timeout: float = SETTLE_TIMEOUT) -> dict[str, Any] | None:
+        """Wait while the resource is Creating/Updating/Deleting (e.g. after an interrupted run)."""
+        deadline = time.monotonic() + timeout
+        delay = 0.5
+        while True:
+            current = self.get(resource_id)
+            state = str(((current or {}).get("properties") or {}).get("provisioningState", ""))
+            if state.lower() not in TRANSITIONAL or time.monotonic() > deadline:
+                return current
+            time.sleep(delay)
+            delay = min(delay * 2, 15.0)
+
     def verify(self, resource_id: str, result: dict[str, Any]) -> dict[str, Any]:
-        """An LRO's end is trusted only with an id and a Succeeded state; else look again."""
-        if not result.get("id"):
-            result = self.get(resource_id) or {}
+        """An LRO's end is trusted only with an id and a Succeeded state; else look again (and wait)."""
+        state = (result.get("properties") or {}).get("provisioningState")
+        if not result.get("id") or str(state or "").lower() in TRANSITIONAL:
+            result = self.settle(resource_id) or {}
         state = (result.get("properties") or {}).get("provisioningState")
         if not result.get("id") or (state is not None and str(state) != "Succeeded"):
             raise AzureError(

@@ -19,6 +19,8 @@ from .arm import PROVIDERS, Arm
 from .errors import AzureError
 
 KUBECONFIG_FILE = "kubeconfig"
+#: Lists jhubctl owns outright: an operator IP removed from the config must lose access everywhere.
+EXACT = ("properties.networkAcls.ipRules",)
 
 
 @dataclass
@@ -42,14 +44,16 @@ def _plan(arm: Arm, rid: str, want: dict[str, Any], compare: dict[str, Any] | No
     actual = arm.get(rid)
     if actual is None:
         return Change("create", rid), None
-    fields = differences(compare if compare is not None else want, actual)
+    fields = differences(compare if compare is not None else want, actual, exact=EXACT)
+    if str((actual.get("properties") or {}).get("provisioningState", "")).lower() == "failed":
+        fields.append("properties.provisioningState")  # a failed resource is PUT again, which retries it
     return Change("update" if fields else "unchanged", rid, tuple(fields)), actual
 
 
 def _ensure(arm: Arm, rid: str, want: dict[str, Any], change: Change, actual: dict[str, Any] | None) -> dict[str, Any]:
     if change.action == "unchanged" and actual is not None:
         return arm.verify(rid, actual)
-    return arm.put(rid, merge(actual, want) if actual else want)
+    return arm.put(rid, merge(actual, want, exact=EXACT) if actual else want)
 
 
 def providers_step(env: Env) -> Step:

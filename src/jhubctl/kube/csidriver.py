@@ -108,10 +108,10 @@ def ensure_blob_fsgroup_policy(
     live = kube.get_csidriver(driver_name)
     if live is None:
         raise KubeError(
-            "the blob CSI driver is not installed: enable it on the cluster (aks.enable_blob_driver)",
+            f"the blob CSI driver is not installed: there is no CSIDriver {driver_name} on the cluster",
             status=404,
             reason="NotFound",
-            hint=f"there is no CSIDriver {driver_name} on the cluster",
+            hint="jhubctl provision creates clusters with it; on another cluster: az aks update --enable-blob-driver",
         )
     before = policy_of(live)
     if before == TARGET_POLICY:

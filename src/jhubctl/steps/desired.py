@@ -28,17 +28,21 @@ def _same_scalar(want: Any, have: Any) -> bool:
     return str(want) == str(have) if want is not None and have is not None else want == have
 
 
-def differences(want: Any, have: Any, path: str = "") -> list[str]:
-    """Dotted paths where `have` does not satisfy `want`."""
+def differences(want: Any, have: Any, path: str = "", exact: tuple[str, ...] = ()) -> list[str]:
+    """Dotted paths where `have` does not satisfy `want`; lists at `exact` paths must match item for item."""
     if isinstance(want, dict):
         have = have if isinstance(have, dict) else {}
         out: list[str] = []
         for key, value in want.items():
-            out += differences(value, have.get(key), f"{path}.{key}" if path else key)
+            out += differences(value, have.get(key), f"{path}.{key}" if path else key, exact)
         return out
     if isinstance(want, list):
         have = have if isinstance(have, list) else []
-        key = _key(want)
+        key = _key(want) or _key(have)
+        if path in exact and key is not None:
+            names = lambda items: sorted(str(i.get(key, "")).lower() for i in items if isinstance(i, dict))  # noqa: E731
+            if names(want) != names(have):
+                return [path]
         if key is not None:
             index = {str(h.get(key, "")).lower(): h for h in have if isinstance(h, dict)}
             out = []
@@ -58,14 +62,15 @@ def differences(want: Any, have: Any, path: str = "") -> list[str]:
     return [] if _same_scalar(want, have) else [path]
 
 
-def merge(base: Any, want: Any) -> Any:
-    """`base` with `want` laid over it: dicts deep-merged, keyed lists merged by key, other lists replaced."""
+def merge(base: Any, want: Any, path: str = "", exact: tuple[str, ...] = ()) -> Any:
+    """`base` with `want` laid over it: dicts deep-merged, keyed lists merged by key (replaced at `exact`
+    paths), other lists replaced."""
     if isinstance(want, dict) and isinstance(base, dict):
         out = copy.deepcopy(base)
         for key, value in want.items():
-            out[key] = merge(base.get(key), value)
+            out[key] = merge(base.get(key), value, f"{path}.{key}" if path else key, exact)
         return out
-    if isinstance(want, list) and isinstance(base, list):
+    if isinstance(want, list) and isinstance(base, list) and path not in exact:
         key = _key(want)
         if key is not None and _key(base) == key:
             wanted = {str(i[key]).lower(): i for i in want}

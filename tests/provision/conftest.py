@@ -1,0 +1,410 @@
+"""Fixtures for `jhubctl provision` / `destroy` end to end: the real CLI, the real Azure SDK, a fake ARM.
+
+* ``azure_env`` is one working directory with a ``jhubctl.yaml`` (``target: azure``) pointing at a started
+  :class:`~tests.fakes.arm.FakeArm` through ``JHUBCTL_ARM_ENDPOINT``, with a static token in
+  ``JHUBCTL_AZURE_ACCESS_TOKEN``; ``make_env(...)`` makes more (other fake settings, other folders).
+* When the fake Kubernetes API and ``jhubctl.kube`` are importable, every environment also gets a
+  :class:`~tests.fakes.kube.server.FakeKube` holding AKS's ``blob.csi.azure.com`` CSIDriver, the fake ARM
+  hands out its kubeconfig from ``listClusterUserCredential``, and provision runs the whole step graph.
+  Otherwise provision runs with ``--only`` for every step but ``csi-driver``.
+* ``snapshot(fake)`` is the fake's end state minus what differs between two clean runs (generated
+  principals, timestamps, fqdn suffixes), so "converges to the same end state" is one ``==``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import os
+import re
+import sys
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+# `python -m pytest` puts the project root on sys.path; plain `pytest` does not.
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.fakes.arm import FakeArm  # noqa: E402
+from tests.fakes.arm.fixtures import fake_arm, fake_arm_factory  # noqa: E402,F401
+
+try:  # the fake Kubernetes API and jhubctl.kube arrived after the ARM side; use them when present
+    from tests.fakes.kube.server import FakeKube  # noqa: E402
+    import jhubctl.kube.csidriver  # noqa: E402,F401
+
+    KUBE_IMPORT_ERROR: str | None = None
+except Exception as exc:  # noqa: BLE001 - any import problem means "not available": say why in the skip
+    FakeKube = None  # type: ignore[assignment,misc]
+    KUBE_IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
+
+from jhubctl import provision as core  # noqa: E402
+from jhubctl.azure.desired import Ids  # noqa: E402
+from jhubctl.config import load_config  # noqa: E402
+
+#: The access token jhubctl gets from the environment; it must never show up anywhere but the header.
+#: Constant: test modules import this file as `tests.provision.conftest`, a second module object.
+TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.jhubctl-test-token.5f0c7e1d9a2b4c6e8f1a3b5c7d9e0f2a"
+SUBSCRIPTION = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
+NAME = "demo"
+GROUP = "jhub-rg"
+ACR = "jhubacr1"
+STORAGE = "jhubstore1"
+CLUSTER = "jhub-aks"
+#: The operator's addresses: a single host (a /32 in the NSG, a bare IP in the storage rules) and a range.
+SOURCE_IPS = ["203.0.113.7", "198.51.100.0/24"]
+NORMALISED_SOURCES = ["203.0.113.7/32", "198.51.100.0/24"]
+
+STEPS: list[str] = list(getattr(core, "PROVISION_STEPS", None) or core.step_names())
+ARM_STEPS = [s for s in STEPS if s != "csi-driver"]
+FULL_GRAPH = KUBE_IMPORT_ERROR is None
+ONLY_ARGS: list[str] = [] if FULL_GRAPH else [a for s in ARM_STEPS for a in ("--only", s)]
+#: Steps a provision in these tests runs.
+RUN_STEPS = STEPS if FULL_GRAPH else ARM_STEPS
+
+#: The blob CSI driver as AKS installs it (--enable-blob-driver): the default fsGroupPolicy.
+BLOB_CSIDRIVER = {
+    "apiVersion": "storage.k8s.io/v1",
+    "kind": "CSIDriver",
+    "metadata": {
+        "name": "blob.csi.azure.com",
+        "labels": {"addonmanager.kubernetes.io/mode": "Reconcile", "kubernetes.io/cluster-service": "true"},
+    },
+    "spec": {
+        "attachRequired": False,
+        "podInfoOnMount": True,
+        "fsGroupPolicy": "ReadWriteOnceWithFSType",
+        "volumeLifecycleModes": ["Persistent", "Ephemeral"],
+        "tokenRequests": [{"audience": "api://AzureADTokenExchange"}],
+        "requiresRepublish": False,
+    },
+}
+
+
+def base_config(subscription_id: str) -> dict[str, Any]:
+    return {
+        "target": "azure",
+        "name": NAME,
+        "azure": {"subscription_id": subscription_id, "location": "eastus", "resource_group": GROUP},
+        "network": {"allowed_source_ips": list(SOURCE_IPS)},
+        "storage": {"account_name": STORAGE},
+        "registry": {"name": ACR},
+        "aks": {"cluster_name": CLUSTER},
+    }
+
+
+def deep_update(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """`changes` laid over `base`; a value of None removes the key."""
+    for key, value in changes.items():
+        if value is None:
+            base.pop(key, None)
+        elif isinstance(value, dict) and isinstance(base.get(key), dict):
+            deep_update(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
+class CliResult(tuple):
+    """(code, stdout, stderr), like the `cli` fixture's result."""
+
+    code = property(lambda self: self[0])
+    stdout = property(lambda self: self[1])
+    stderr = property(lambda self: self[2])
+
+
+def run_cli(*argv: str) -> CliResult:
+    """`jhubctl argv...` in-process, capturing stdout/stderr without pytest's per-test capsys."""
+    from jhubctl.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return CliResult((int(code), out.getvalue(), err.getvalue()))
+
+
+def make_rsa_key(directory: Path, bits: int = 2048) -> Path:
+    """An OpenSSH RSA key pair (what AKS accepts); returns the public key's path."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    directory.mkdir(parents=True, exist_ok=True)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    (directory / "id_rsa").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption())
+    )
+    public = directory / "id_rsa.pub"
+    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH))
+    return public
+
+
+def start_kube(ca_dir: Path, **kwargs: Any) -> Any:
+    kube = FakeKube(ca_dir=ca_dir, **kwargs).start()
+    kube.seed(copy.deepcopy(BLOB_CSIDRIVER))
+    return kube
+
+
+@dataclass
+class AzureEnv:
+    """One operator folder: jhubctl.yaml + .jhubctl/, against one fake ARM (and fake Kubernetes API)."""
+
+    fake: FakeArm
+    root: Path
+    config: dict[str, Any]
+    chdir: Callable[[Path], None]
+    setenv: Callable[[str, str], None]
+    kube: Any = None
+    #: Environment for this folder's runs (JHUBCTL_ARM_ENDPOINT is this env's fake), set before each run.
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    # -- config and paths --------------------------------------------------------------------------
+    def write_config(self, changes: dict[str, Any] | None = None) -> Path:
+        if changes:
+            deep_update(self.config, changes)
+        path = self.root / "jhubctl.yaml"
+        path.write_text(yaml.safe_dump(self.config, sort_keys=False))
+        return path
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / ".jhubctl"
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "state.json"
+
+    def journal(self) -> dict[str, Any]:
+        return json.loads(self.state_file.read_text())["steps"]
+
+    def loaded(self) -> Any:
+        return load_config(self.root / "jhubctl.yaml", environ={})
+
+    @property
+    def ids(self) -> Ids:
+        return Ids(self.loaded().config, self.fake.subscription_id)
+
+    # -- running the CLI -----------------------------------------------------------------------------
+    def run(self, *argv: str) -> CliResult:
+        self.chdir(self.root)
+        for key, value in {"JHUBCTL_ARM_ENDPOINT": self.fake.url, **self.extra_env}.items():
+            self.setenv(key, value)
+        return run_cli(*argv)
+
+    def provision(self, *extra: str) -> CliResult:
+        return self.run("provision", "--yes", *ONLY_ARGS, *extra)
+
+    def provision_ok(self, *extra: str) -> CliResult:
+        result = self.provision(*extra)
+        assert result.code == 0, f"provision failed ({result.code}):\n{result.stderr[-3000:]}"
+        return result
+
+    def writes(self, since: int = 0) -> list[Any]:
+        """Write requests (faulted ones included: a write the server refused was still attempted)."""
+        return [r for r in self.fake.requests.snapshot()[since:] if r.is_write]
+
+    def kube_writes(self, since: int = 0) -> list[Any]:
+        return [] if self.kube is None else [r for r in self.kube.requests.snapshot()[since:] if r.is_write]
+
+
+@pytest.fixture(scope="session")
+def shared_ssh_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One RSA key for the tests that do not test the ssh-key step (a 4096-bit keygen costs ~0.4 s)."""
+    return make_rsa_key(tmp_path_factory.mktemp("ssh"))
+
+
+@pytest.fixture
+def make_env(
+    fake_arm_factory: Callable[..., FakeArm], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_ssh_key: Path
+) -> Iterator[Callable[..., AzureEnv]]:
+    """`make_env(name, ssh="shared"|"generate", kube=True, config={...}, kube_kwargs={...}, **FakeArm kwargs)`.
+
+    `kube=False` (or no fake Kubernetes API available): the fake ARM hands out its default kubeconfig,
+    whose server does not exist, so such an environment must not run the csi-driver step.
+    """
+    kubes: list[Any] = []
+    monkeypatch.setenv("JHUBCTL_AZURE_ACCESS_TOKEN", TOKEN)
+    for var in ("NO_PROXY", "no_proxy"):
+        current = os.environ.get(var, "")
+        if "127.0.0.1" not in current:
+            monkeypatch.setenv(var, ",".join(filter(None, [current, "127.0.0.1"])))
+
+    def make(name: str = "env", *, ssh: str = "shared", kube: bool = True, config: dict[str, Any] | None = None,
+             kube_kwargs: dict[str, Any] | None = None, **fake_kwargs: Any) -> AzureEnv:
+        root = tmp_path / name
+        root.mkdir()
+        kube_fake = None
+        if FULL_GRAPH and kube:
+            kube_fake = start_kube(root.parent / f"{name}-kube-ca", **(kube_kwargs or {}))
+            kubes.append(kube_fake)
+            fake_kwargs.setdefault("kubeconfig", kube_fake.kubeconfig_text(CLUSTER))
+        fake_kwargs.setdefault("subscription_id", SUBSCRIPTION)
+        fake = fake_arm_factory(**fake_kwargs)
+        env = AzureEnv(fake, root, base_config(fake.subscription_id), monkeypatch.chdir, monkeypatch.setenv, kube_fake)
+        if ssh == "shared":
+            env.config["aks"]["ssh_public_key_path"] = str(shared_ssh_key)
+        env.write_config(config)
+        return env
+
+    yield make
+    for kube_fake in kubes:
+        kube_fake.stop()
+    errors = [e for k in kubes for e in k.internal_errors]
+    assert not errors, "the fake Kubernetes API crashed:\n" + "\n".join(errors)
+
+
+@pytest.fixture
+def azure_env(make_env: Callable[..., AzureEnv]) -> AzureEnv:
+    return make_env("main")
+
+
+# -- comparing end states ------------------------------------------------------------------------------
+
+#: Values that differ between two clean runs: generated identities, timestamps, server-made suffixes.
+VOLATILE_KEYS = frozenset({"principalId", "tenantId", "objectId", "clientId", "createdOn", "creationDate", "etag",
+                           "fqdn", "resourceId"})
+ROLE_ASSIGNMENT_TYPE = "Microsoft.Authorization/roleAssignments"
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k not in VOLATILE_KEYS}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+def snapshot(fake: FakeArm) -> dict[str, Any]:
+    """Every resource in the fake, keyed by lowercased id, minus volatile fields.
+
+    Role assignments are named after their principal, which a new fake generates anew: they are keyed by
+    scope and role instead (their count per principal/role/scope is checked by `role_assignment_counts`).
+    """
+    out: dict[str, Any] = {}
+    for rid in fake.resources.ids():
+        body = fake.resources.get(rid)
+        assert body is not None
+        if body.get("type") == ROLE_ASSIGNMENT_TYPE:
+            props = body["properties"]
+            key = f"role-assignment {props['scope'].lower()} {props['roleDefinitionId'].rsplit('/', 1)[-1]}"
+            body = {k: v for k, v in body.items() if k not in ("id", "name")}
+        else:
+            key = rid.lower()
+        assert key not in out, f"two resources share {key}"
+        out[key] = _strip(body)
+    return out
+
+
+def role_assignment_counts(fake: FakeArm) -> Counter[tuple[str, str, str]]:
+    return Counter(
+        (ra["properties"]["principalId"].lower(), ra["properties"]["roleDefinitionId"].rsplit("/", 1)[-1],
+         ra["properties"]["scope"].lower())
+        for ra in fake.resources.role_assignments()
+    )
+
+
+def assert_converged(fake: FakeArm, reference: dict[str, Any]) -> None:
+    """Same resources (none missing, none extra), same bodies, each role assignment exactly once."""
+    got = snapshot(fake)
+    assert sorted(got) == sorted(reference), "resources differ from a clean run's"
+    for key in reference:
+        assert got[key] == reference[key], f"{key} differs from a clean run's"
+    counts = role_assignment_counts(fake)
+    assert counts and all(n == 1 for n in counts.values()), counts
+    assert len(counts) == 2, f"expected the two role assignments of managed-identity mode, got {counts}"
+
+
+def assert_one_line_error(stderr: str) -> str:
+    """stderr is `error: ...` and at most one `hint: ...`: no traceback, no multi-line SDK dump."""
+    assert "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert lines and lines[0].startswith("error: "), stderr
+    assert len(lines) == 1 or (len(lines) == 2 and lines[1].startswith("hint: ")), f"not one line:\n{stderr}"
+    return lines[0]
+
+
+def json_steps(stdout: str) -> dict[str, dict[str, Any]]:
+    doc = json.loads(stdout)
+    return {s["step"]: s for s in doc["steps"]}
+
+
+def paths(records: list[Any]) -> list[tuple[str, str]]:
+    return [(r.method, r.path.lower()) for r in records]
+
+
+# -- the IP echo service for `allowed_source_ips: auto` ------------------------------------------------------
+
+
+@dataclass
+class IpEcho:
+    url: str
+    answer: str
+    hits: int = 0
+
+
+@pytest.fixture
+def ip_echo() -> Iterator[IpEcho]:
+    """A local stand-in for https://ifconfig.me/ip: answers `echo.answer` to any GET."""
+    state = IpEcho("", "198.51.100.23\n")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - stdlib name
+            state.hits += 1
+            body = state.answer.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/ip"
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def find(doc: Any, path: str) -> Any:
+    """`properties.securityRules[properties.destinationPortRange=443].properties.priority` → the value.
+
+    `[key=value]` picks the one list item whose (dotted) key equals value (case-insensitive), `[n]` the nth.
+    Returns ABSENT when a key is missing.
+    """
+    for part in re.findall(r"\[[^\]]*\]|[^.\[\]]+", path):
+        if part.startswith("["):
+            selector = part[1:-1]
+            if "=" in selector:
+                key, value = selector.split("=", 1)
+                assert isinstance(doc, list), f"{part}: not a list: {doc!r}"
+                matches = [item for item in doc if str(find(item, key)).lower() == value.lower()]
+                assert len(matches) == 1, f"{part}: {len(matches)} matches in {doc!r}"
+                doc = matches[0]
+            else:
+                doc = doc[int(selector)]
+        else:
+            if not isinstance(doc, dict) or part not in doc:
+                return ABSENT
+            doc = doc[part]
+    return doc
+
+
+class _Absent:
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT = _Absent()
