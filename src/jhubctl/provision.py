@@ -25,6 +25,11 @@ PROVISION_STEPS = ("providers", "resource-group", "registry", "network", "storag
 def require(loaded: Loaded) -> None:
     """Values that have no safe default for a real subscription."""
     config = loaded.config
+    if config.target != "azure":
+        raise UsageError(
+            f"provision builds Azure infrastructure, but the config says target: {config.target}",
+            hint=f"set target: azure in {loaded.path or 'jhubctl.yaml'}",
+        )
     missing = [
         key for key, value in (
             ("azure.subscription_id", config.azure.subscription_id),

@@ -306,3 +306,12 @@ def test_no_color_flag_means_no_ansi_escapes(cli, colour_terminal: None) -> None
     code, _, err = cli("--no-color", "--config", "missing.yaml", "status")
     assert code == ExitCode.USAGE
     assert not ANSI.search(err), repr(err)
+
+
+def test_provision_refuses_a_non_azure_target_before_any_request(cli, tmp_path: Path, monkeypatch) -> None:
+    # An ARM endpoint that cannot answer: reaching it at all would be a different error.
+    monkeypatch.setenv("JHUBCTL_ARM_ENDPOINT", "https://127.0.0.1:9")
+    (tmp_path / "jhubctl.yaml").write_text("target: local\n")
+    code, _, err = cli("provision", "--dry-run")
+    assert code == 2
+    assert "target: local" in err and "set target: azure" in err and "Traceback" not in err
