@@ -40,8 +40,17 @@ class Env:
         return self.config.aks.identity == "service-principal"
 
 
-def _plan(arm: Arm, rid: str, want: dict[str, Any], compare: dict[str, Any] | None = None) -> tuple[Change, dict[str, Any] | None]:
-    actual = arm.get(rid)
+def _read(arm: Arm, ctx: StepContext, rid: str) -> dict[str, Any] | None:
+    """The resource as this step's plan saw it (one GET per resource per run), else a fresh GET."""
+    if rid not in ctx.seen:
+        ctx.seen[rid] = arm.get(rid)
+    return ctx.seen[rid]
+
+
+def _plan(
+    arm: Arm, ctx: StepContext, rid: str, want: dict[str, Any], compare: dict[str, Any] | None = None
+) -> tuple[Change, dict[str, Any] | None]:
+    actual = _read(arm, ctx, rid)
     if actual is None:
         return Change("create", rid), None
     fields = differences(compare if compare is not None else want, actual, exact=EXACT)
@@ -90,11 +99,10 @@ def registry_step(env: Env) -> Step:
     rid, want = env.ids.registry, desired.registry(env.config)
 
     def plan(ctx: StepContext) -> list[Change]:
-        return [_plan(env.arm, rid, want)[0]]
+        return [_plan(env.arm, ctx, rid, want)[0]]
 
     def apply(ctx: StepContext, changes: list[Change]) -> dict[str, Any]:
-        actual = env.arm.get(rid) if changes[0].action != "create" else None
-        result = _ensure(env.arm, rid, want, changes[0], actual)
+        result = _ensure(env.arm, rid, want, changes[0], _read(env.arm, ctx, rid))
         return {"id": result["id"], "login_server": result.get("properties", {}).get("loginServer")}
 
     return Step("registry", "az acr create", ("resource-group", "providers"), plan, apply)
@@ -107,11 +115,11 @@ def network_step(env: Env) -> Step:
     subnet_want = desired.subnet(config, ids.nsg)
     subnet_body = {"properties": subnet_want["properties"]}
 
-    def check() -> tuple[list[Change], dict[str, Any] | None, dict[str, Any] | None]:
-        nsg_change, nsg_actual = _plan(env.arm, ids.nsg, nsg_want)
-        vnet_actual = env.arm.get(ids.vnet)
+    def plan(ctx: StepContext) -> list[Change]:
+        nsg_change = _plan(env.arm, ctx, ids.nsg, nsg_want)[0]
+        vnet_actual = _read(env.arm, ctx, ids.vnet)
         if vnet_actual is None:
-            return [nsg_change, Change("create", ids.vnet), Change("create", ids.subnet)], nsg_actual, None
+            return [nsg_change, Change("create", ids.vnet), Change("create", ids.subnet)]
         space = differences({"properties": {"addressSpace": vnet_want["properties"]["addressSpace"]}}, vnet_actual)
         subnets = {s.get("name", "").lower(): s for s in (vnet_actual.get("properties") or {}).get("subnets") or []}
         current = subnets.get(config.network.subnet_name.lower())
@@ -121,28 +129,24 @@ def network_step(env: Env) -> Step:
             fields = differences(subnet_body, current)
             subnet_change = Change("update" if fields else "unchanged", ids.subnet, tuple(fields))
         vnet_change = Change("update" if space else "unchanged", ids.vnet, tuple(space))
-        return [nsg_change, vnet_change, subnet_change], nsg_actual, vnet_actual
-
-    def plan(ctx: StepContext) -> list[Change]:
-        return check()[0]
+        return [nsg_change, vnet_change, subnet_change]
 
     def apply(ctx: StepContext, changes: list[Change]) -> dict[str, Any]:
         nsg_change, vnet_change, subnet_change = changes
-        nsg_actual = env.arm.get(ids.nsg) if nsg_change.action != "create" else None
-        _ensure(env.arm, ids.nsg, nsg_want, nsg_change, nsg_actual)  # the subnet references it: first
+        # The subnet references the NSG: it goes first.
+        _ensure(env.arm, ids.nsg, nsg_want, nsg_change, _read(env.arm, ctx, ids.nsg))
+        vnet = _read(env.arm, ctx, ids.vnet)
         if vnet_change.action == "create":
             env.arm.put(ids.vnet, vnet_want)  # subnet inline: one request, no window without it
         elif vnet_change.action == "update":
             # A VNet PUT is authoritative over subnets: send every existing one back, ours merged in.
-            env.arm.put(ids.vnet, merge(env.arm.get(ids.vnet), vnet_want))
-        elif subnet_change.action != "unchanged":
-            current = env.arm.get(ids.subnet)
-            env.arm.put(ids.subnet, merge(current, subnet_body) if current else subnet_body)
-        subnet = env.arm.get(ids.subnet)
-        if subnet is None:
-            raise AzureError(f"subnet {ids.subnet} is missing after the network step", code="SubnetMissing")
-        env.arm.verify(ids.vnet, env.arm.get(ids.vnet) or {})
-        return {"vnet_id": ids.vnet, "subnet_id": subnet["id"], "nsg_id": ids.nsg, "source_ips": env.sources}
+            env.arm.put(ids.vnet, merge(vnet, vnet_want))
+        else:
+            env.arm.verify(ids.vnet, vnet or {})
+            if subnet_change.action != "unchanged":
+                current = env.arm.get(ids.subnet)
+                env.arm.put(ids.subnet, merge(current, subnet_body) if current else subnet_body)
+        return {"vnet_id": ids.vnet, "subnet_id": ids.subnet, "nsg_id": ids.nsg, "source_ips": env.sources}
 
     return Step("network", "az network vnet create + nsg rules", ("resource-group", "providers"), plan, apply)
 
@@ -153,7 +157,7 @@ def storage_step(env: Env) -> Step:
     fixed = ("properties.isHnsEnabled", "properties.isNfsV3Enabled")
 
     def plan(ctx: StepContext) -> list[Change]:
-        account, actual = _plan(env.arm, ids.storage, want)
+        account, actual = _plan(env.arm, ctx, ids.storage, want)
         frozen = [f for f in account.fields if f in fixed]
         if frozen:
             raise AzureError(
@@ -161,14 +165,13 @@ def storage_step(env: Env) -> Step:
                 "cannot be turned on later",
                 code="StorageAccountIncompatible", hint="choose another storage.account_name",
             )
-        container = _plan(env.arm, ids.container, desired.container())[0] if actual else Change("create", ids.container)
+        container = _plan(env.arm, ctx, ids.container, desired.container())[0] if actual else Change("create", ids.container)
         return [account, container]
 
     def apply(ctx: StepContext, changes: list[Change]) -> dict[str, Any]:
         account_change, container_change = changes
-        actual = env.arm.get(ids.storage) if account_change.action != "create" else None
-        account = _ensure(env.arm, ids.storage, want, account_change, actual)
-        container_actual = env.arm.get(ids.container) if container_change.action != "create" else None
+        account = _ensure(env.arm, ids.storage, want, account_change, _read(env.arm, ctx, ids.storage))
+        container_actual = _read(env.arm, ctx, ids.container) if container_change.action != "create" else None
         _ensure(env.arm, ids.container, desired.container(), container_change, container_actual)
         endpoints = (account.get("properties") or {}).get("primaryEndpoints") or {}
         return {"id": account["id"], "account_name": config.storage.account_name,
@@ -253,13 +256,12 @@ def aks_step(env: Env) -> Step:
 
     def plan(ctx: StepContext) -> list[Change]:
         body = want(ctx, None)
-        return [_plan(env.arm, ids.cluster, body, desired.cluster_comparable(body))[0]]
+        return [_plan(env.arm, ctx, ids.cluster, body, desired.cluster_comparable(body))[0]]
 
     def apply(ctx: StepContext, changes: list[Change]) -> dict[str, Any]:
         needs_secret = env.service_principal and changes[0].action != "unchanged"
         body = want(ctx, _sp_secret(ctx, env) if needs_secret else None)
-        actual = env.arm.get(ids.cluster) if changes[0].action != "create" else None
-        result = _ensure(env.arm, ids.cluster, body, changes[0], actual)
+        result = _ensure(env.arm, ids.cluster, body, changes[0], _read(env.arm, ctx, ids.cluster))
         props = result.get("properties") or {}
         kubelet = ((props.get("identityProfile") or {}).get("kubeletidentity")) or {}
         return {
@@ -296,7 +298,7 @@ def role_assignments_step(env: Env) -> Step:
                 changes.append(Change("create", f"{role} for the {who} on {scope} (once it exists)"))
                 continue
             rid = ids.role_assignment(scope, role, principal)
-            changes.append(_plan(env.arm, rid, desired.role_assignment(ids, role, principal))[0])
+            changes.append(_plan(env.arm, ctx, rid, desired.role_assignment(ids, role, principal))[0])
         return changes
 
     def apply(ctx: StepContext, changes: list[Change]) -> dict[str, Any]:

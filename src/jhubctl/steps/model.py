@@ -28,6 +28,7 @@ class StepContext:
     inputs: dict[str, dict[str, Any]]  # outputs of earlier steps, by step name
     dry_run: bool = False
     transient: dict[str, Any] = field(default_factory=dict)  # secrets handed between steps, never saved
+    seen: dict[str, Any] = field(default_factory=dict)  # what this step's plan read, so apply need not GET again
 
     def input(self, step: str, key: str) -> Any:
         return self.inputs.get(step, {}).get(key)
