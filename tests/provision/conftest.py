@@ -17,7 +17,6 @@ import contextlib
 import copy
 import io
 import json
-import os
 import re
 import sys
 import threading
@@ -38,6 +37,7 @@ if str(ROOT) not in sys.path:
 
 from tests.fakes.arm import FakeArm  # noqa: E402
 from tests.fakes.arm.fixtures import fake_arm, fake_arm_factory  # noqa: E402,F401
+from tests.fakes.base.fixtures import allow_localhost, stop_all  # noqa: E402
 
 try:  # the fake Kubernetes API and jhubctl.kube arrived after the ARM side; use them when present
     from tests.fakes.kube.server import FakeKube  # noqa: E402
@@ -233,10 +233,7 @@ def make_env(
     """
     kubes: list[Any] = []
     monkeypatch.setenv("JHUBCTL_AZURE_ACCESS_TOKEN", TOKEN)
-    for var in ("NO_PROXY", "no_proxy"):
-        current = os.environ.get(var, "")
-        if "127.0.0.1" not in current:
-            monkeypatch.setenv(var, ",".join(filter(None, [current, "127.0.0.1"])))
+    allow_localhost(monkeypatch)
 
     def make(name: str = "env", *, ssh: str = "shared", kube: bool = True, config: dict[str, Any] | None = None,
              kube_kwargs: dict[str, Any] | None = None, **fake_kwargs: Any) -> AzureEnv:
@@ -256,10 +253,7 @@ def make_env(
         return env
 
     yield make
-    for kube_fake in kubes:
-        kube_fake.stop()
-    errors = [e for k in kubes for e in k.internal_errors]
-    assert not errors, "the fake Kubernetes API crashed:\n" + "\n".join(errors)
+    stop_all(kubes, "the fake Kubernetes API")
 
 
 @pytest.fixture

@@ -7,9 +7,10 @@ speak about requests, replies and ARM errors without importing each other.
 from __future__ import annotations
 
 import re
-import threading
-from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
+
+from ..base.log import RequestRecord as BaseRecord
+from ..base.server import Reply
 
 GUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 
@@ -22,15 +23,6 @@ READ_ONLY_ACTIONS = frozenset(
 
 def is_guid(value: object) -> bool:
     return isinstance(value, str) and bool(GUID_RE.match(value))
-
-
-@dataclass
-class Reply:
-    """What the backend wants sent back; the server turns it into bytes."""
-
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 class ArmError(Exception):
@@ -70,21 +62,8 @@ class ArmError(Exception):
         return Reply(self.status, {"error": self.error_object()}, dict(self.headers))
 
 
-@dataclass
-class RequestRecord:
-    """One request as the fake saw it (Authorization header removed)."""
-
-    seq: int
-    method: str
-    path: str
-    query: dict[str, str]
-    body: Any
-    headers: dict[str, str]
-    status: int | None = None
-    #: Set when the answer came from fault injection (the status it injected).
-    fault: int | None = None
-    #: The answer sent (status, JSON body, extra headers such as Azure-AsyncOperation).
-    response: "Reply | None" = None
+class RequestRecord(BaseRecord):
+    """One request as the fake saw it (Authorization header removed); ``response`` is the :class:`Reply`."""
 
     @property
     def action(self) -> str | None:
@@ -98,36 +77,3 @@ class RequestRecord:
         if self.method in ("PUT", "PATCH", "DELETE"):
             return True
         return self.method == "POST" and self.action not in READ_ONLY_ACTIONS
-
-
-class RequestLog:
-    """Thread-safe, append-only list of :class:`RequestRecord`."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._items: list[RequestRecord] = []
-
-    def new(self, method: str, path: str, query: dict[str, str], body: Any, headers: dict[str, str]) -> RequestRecord:
-        with self._lock:
-            rec = RequestRecord(len(self._items), method, path, query, body, headers)
-            self._items.append(rec)
-            return rec
-
-    def snapshot(self) -> list[RequestRecord]:
-        with self._lock:
-            return list(self._items)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-    def __iter__(self) -> Iterator[RequestRecord]:
-        return iter(self.snapshot())
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._items)
-
-    def __getitem__(self, index: int) -> RequestRecord:
-        with self._lock:
-            return self._items[index]

@@ -6,20 +6,21 @@ Import them into a ``conftest.py``::
 
 ``fake_arm`` is a started :class:`FakeArm` with default settings; ``fake_arm_factory(**kwargs)``
 starts one with other settings (latency, unregistered providers, kubeconfig ...). Both point
-``REQUESTS_CA_BUNDLE`` at a bundle of the fakes' CAs for the test's duration and fail the test if
-a fake itself crashed (``FakeArm.internal_errors``). ``arm_clients`` holds the six real SDK
-clients bound to ``fake_arm``; ``make_clients(fake, **client_kwargs)`` builds more.
+``REQUESTS_CA_BUNDLE`` at a bundle of the fakes' CAs for the test's duration, add 127.0.0.1 to
+``NO_PROXY`` and fail the test if a fake itself crashed (``FakeArm.internal_errors``).
+``arm_clients`` holds the six real SDK clients bound to ``fake_arm``; ``make_clients(fake,
+**client_kwargs)`` builds more.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
+from ..base.fixtures import fake_factory, write_ca_bundle
 from .server import FakeArm
 
 
@@ -57,26 +58,12 @@ def make_clients(fake: FakeArm, **client_kwargs: Any) -> ArmClients:
 
 @pytest.fixture
 def fake_arm_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., FakeArm]]:
-    started: list[FakeArm] = []
-
-    def make(**kwargs: Any) -> FakeArm:
-        kwargs.setdefault("ca_dir", tmp_path / f"fake-arm-{len(started)}")
-        fake = FakeArm(**kwargs).start()
-        started.append(fake)
+    def trust(started: list[FakeArm]) -> None:
         # One bundle trusting every fake of this test, so several can run side by side.
-        bundle = tmp_path / "fake-arm-ca-bundle.pem"
-        bundle.write_text("".join(f.ca_pem_path.read_text() for f in started))
+        bundle = write_ca_bundle(tmp_path / "fake-arm-ca-bundle.pem", (f.ca_pem for f in started))
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
-        no_proxy = os.environ.get("NO_PROXY", "")
-        if "127.0.0.1" not in no_proxy:
-            monkeypatch.setenv("NO_PROXY", ",".join(filter(None, [no_proxy, "127.0.0.1"])))
-        return fake
 
-    yield make
-    for fake in started:
-        fake.stop()
-    errors = [e for fake in started for e in fake.internal_errors]
-    assert not errors, "the fake ARM crashed:\n" + "\n".join(errors)
+    yield from fake_factory(FakeArm, tmp_path, monkeypatch, "the fake ARM", trust)
 
 
 @pytest.fixture

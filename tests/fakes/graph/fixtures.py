@@ -18,41 +18,27 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 import pytest
 
+from ..base.fixtures import fake_factory, write_ca_bundle
 from .server import FakeGraph
 
 
 @pytest.fixture
 def fake_graph_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., FakeGraph]]:
-    started: list[FakeGraph] = []
     inherited: list[str] = []
 
-    def make(**kwargs: Any) -> FakeGraph:
-        kwargs.setdefault("ca_dir", tmp_path / f"fake-graph-{len(started)}")
-        fake = FakeGraph(**kwargs).start()
-        started.append(fake)
-        pems = [f.ca_pem_path.read_text() for f in started]
-        bundle = tmp_path / "fake-graph-ca-bundle.pem"
+    def trust(started: list[FakeGraph]) -> None:
         if not inherited:  # what REQUESTS_CA_BUNDLE held before this fixture first touched it
             other = os.environ.get("REQUESTS_CA_BUNDLE")
             inherited.append(Path(other).read_text() if other and Path(other).is_file() else "")
-        pems.append(inherited[0])
-        bundle.write_text("".join(p if p.endswith("\n") else p + "\n" for p in pems))
+        bundle = write_ca_bundle(tmp_path / "fake-graph-ca-bundle.pem", [*(f.ca_pem for f in started), inherited[0]])
         monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))  # a superset of what it held: ARM clients still work
-        no_proxy = os.environ.get("NO_PROXY", "")
-        if "127.0.0.1" not in no_proxy:
-            monkeypatch.setenv("NO_PROXY", ",".join(filter(None, [no_proxy, "127.0.0.1"])))
-        return fake
 
-    yield make
-    for fake in started:
-        fake.stop()
-    errors = [e for fake in started for e in fake.internal_errors]
-    assert not errors, "the fake Graph crashed:\n" + "\n".join(errors)
+    yield from fake_factory(FakeGraph, tmp_path, monkeypatch, "the fake Graph", trust)
 
 
 @pytest.fixture

@@ -15,31 +15,28 @@ from __future__ import annotations
 
 import copy
 import json
-import random
 import re
 import secrets
-import shutil
-import socket
-import ssl
 import string
-import tempfile
 import threading
-import traceback
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from pathlib import Path
-from typing import Any, Callable, Iterable
-from urllib.parse import parse_qs, urlsplit
+from typing import Any, Iterable
 
-import trustme
+from ..base import faults as base
+from ..base.faults import InjectedFault
+from ..base.log import RequestRecord
+from ..base.server import BAD_BODY, FakeServer, Reply
+
+__all__ = ["ERRORS", "Directory", "FakeGraph", "Faults", "GraphError", "InjectedFault", "RequestRecord"]
 
 GRAPH_ROOT = "https://graph.microsoft.com/v1.0"
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 #: ``<property> eq '<literal>'`` with OData quoting ('' is an escaped quote).
 _FILTER = re.compile(r"^\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*$", re.I)
-_JSON_ERROR = object()
 
 #: (status, code) of every error the fake produces, by situation.
 ERRORS = {
@@ -76,6 +73,12 @@ class GraphError(Exception):
         self.headers = headers or {}
         self.details = details
 
+    def reply(self) -> Reply:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            error["details"] = self.details
+        return Reply(self.status, {"error": error}, self.headers)
+
 
 def _not_found(oid: str) -> GraphError:
     return GraphError(404, "Request_ResourceNotFound",
@@ -83,59 +86,16 @@ def _not_found(oid: str) -> GraphError:
 
 
 @dataclass
-class RequestRecord:
-    """One request as the fake saw it (``Authorization`` removed from ``headers``)."""
+class Faults(base.Faults):
+    """Transient-error rate (seeded), scripted errors per path, and an optional hook. Thread-safe.
 
-    seq: int
-    method: str
-    path: str
-    query: dict[str, str]
-    body: Any
-    headers: dict[str, str]
-    status: int | None = None
-    fault: int | None = None  # status of an injected answer, if one was sent
-    response: Any = None
-
-    @property
-    def is_write(self) -> bool:
-        return self.method in ("POST", "PUT", "PATCH", "DELETE")
-
-
-@dataclass
-class _Scripted:
-    status: int
-    code: str
-    message: str
-    method: str | None
-    path_contains: str | None
-    times: int
-    after: bool
-    retry_after: str | None
-
-
-@dataclass
-class Faults:
-    """Transient-error rate (seeded), scripted errors per path, and an optional hook. Thread-safe."""
+    :attr:`hook` is called with each :class:`RequestRecord`; it may return ``(status, code, message)``.
+    """
 
     default_retry_after: str = "0"
-    #: Called with each :class:`RequestRecord`; may return ``(status, code, message)`` to answer it.
-    hook: Callable[[RequestRecord], tuple[int, str, str] | None] | None = None
-    injected: list[tuple[int, str, int, str]] = field(default_factory=list)  # (seq, path, status, source)
-
-    def __post_init__(self) -> None:
-        self._lock = threading.RLock()
-        self._rate, self._statuses, self._methods = 0.0, (429, 503), None
-        self._rng = random.Random(0)
-        self._scripted: list[_Scripted] = []
-
-    def set_rate(self, rate: float, *, statuses: Iterable[int] = (429, 503), seed: int = 0,
-                 methods: Iterable[str] | None = None) -> None:
-        """Answer a fraction ``rate`` of requests (optionally only ``methods``) with one of ``statuses``."""
-        if not 0.0 <= rate <= 1.0:
-            raise ValueError("rate must be within [0, 1]")
-        with self._lock:
-            self._rate, self._statuses, self._rng = rate, tuple(statuses), random.Random(seed)
-            self._methods = frozenset(m.upper() for m in methods) if methods else None
+    default_statuses = (429, 503)
+    rate_messages = _RATE_ERRORS
+    rate_fallback = ("generalException", "Injected fault.")
 
     def inject(self, status: int, code: str | None = None, message: str | None = None, *, method: str | None = None,
                path_contains: str | None = None, times: int = 1, after: bool = False,
@@ -145,44 +105,12 @@ class Faults:
         ``after=True``: the request takes effect first, only its answer is replaced (lost reply).
         """
         dcode, dmsg = _RATE_ERRORS.get(status, ("Request_BadRequest", "Injected by the fake Graph."))
-        with self._lock:
-            self._scripted.append(_Scripted(status, code or dcode, message or dmsg, method and method.upper(),
-                                            path_contains, times, after, retry_after))
+        response = base.FaultResponse(status, code or dcode, message or dmsg, retry_after)
+        self._script(base.Scripted(response, method, path_contains, times, after))
 
-    def clear(self) -> None:
-        with self._lock:
-            self._rate, self.hook = 0.0, None
-            self._scripted.clear()
-
-    def count(self, status: int | None = None) -> int:
-        with self._lock:
-            return sum(1 for f in self.injected if status is None or f[2] == status)
-
-    def take(self, rec: RequestRecord, after: bool) -> GraphError | None:
-        with self._lock:
-            hit: tuple[int, str, str, str | None, str] | None = None
-            if not after and self.hook is not None:
-                hooked = self.hook(rec)
-                if hooked is not None:
-                    hit = (*hooked, None, "hook")
-            if hit is None:
-                for s in self._scripted:
-                    if (s.times > 0 and s.after == after and (s.method is None or s.method == rec.method)
-                            and (not s.path_contains or s.path_contains.lower() in rec.path.lower())):
-                        s.times -= 1
-                        hit = (s.status, s.code, s.message, s.retry_after, "inject")
-                        break
-            if hit is None and not after and self._rate > 0 and (self._methods is None or rec.method in self._methods):
-                draw, status = self._rng.random(), self._rng.choice(self._statuses)  # two draws: stable sequence
-                if draw < self._rate:
-                    hit = (status, *_RATE_ERRORS.get(status, ("generalException", "Injected fault.")), None, "rate")
-            if hit is None:
-                return None
-            status, code, message, retry_after, source = hit
-            self.injected.append((rec.seq, rec.path, status, source))
-            if retry_after is None and status in (429, 503):
-                retry_after = self.default_retry_after
-            return GraphError(status, code, message, {"Retry-After": retry_after} if retry_after is not None else {})
+    def _answer(self, rec: RequestRecord, response: Any) -> GraphError:
+        r = response if isinstance(response, base.FaultResponse) else base.FaultResponse(*response)
+        return GraphError(r.status, r.code, r.message, r.retry_headers(self.default_retry_after))
 
 
 class Directory:
@@ -207,21 +135,20 @@ class Directory:
         want = m.group(2).replace("''", "'").lower()  # directory string comparison ignores case
         return [i for i in items if str(i.get(prop, "")).lower() == want]
 
-    def _app(self, oid: str) -> dict[str, Any]:
+    @staticmethod
+    def _lookup(objects: dict[str, dict[str, Any]], oid: str) -> dict[str, Any]:
         if not _GUID.match(oid):
             raise GraphError(400, "Request_BadRequest", f"Invalid object identifier '{oid}'.")
-        app = self.applications.get(oid.lower())
-        if app is None:
+        obj = objects.get(oid.lower())
+        if obj is None:
             raise _not_found(oid)
-        return app
+        return obj
+
+    def _app(self, oid: str) -> dict[str, Any]:
+        return self._lookup(self.applications, oid)
 
     def _sp(self, oid: str) -> dict[str, Any]:
-        if not _GUID.match(oid):
-            raise GraphError(400, "Request_BadRequest", f"Invalid object identifier '{oid}'.")
-        sp = self.service_principals.get(oid.lower())
-        if sp is None:
-            raise _not_found(oid)
-        return sp
+        return self._lookup(self.service_principals, oid)
 
     # -- routing -----------------------------------------------------------------------------------
     def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
@@ -334,20 +261,21 @@ class Directory:
         return sp
 
 
-class FakeGraph:
+class FakeGraph(FakeServer):
     """Fake ``https://graph.microsoft.com`` on ``https://127.0.0.1:<port>``; ``url`` has no ``/v1.0``.
 
     ``ca``: ``None`` (new CA), a ``trustme.CA``, or ``(cert_pem_path, key_pem_path)``. With
     ``expected_token`` set, any other bearer token is refused too.
     """
 
+    name = "fake-graph"
+    methods = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+    error_types = (GraphError,)
+    json_content_type = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+
     def __init__(self, *, ca: Any = None, expected_token: str | None = None, ca_dir: Path | str | None = None,
                  retry_after: str = "0") -> None:
-        if ca is None:
-            ca = trustme.CA()
-        elif isinstance(ca, (tuple, list)):
-            ca = trustme.CA.from_pem(Path(ca[0]).read_bytes(), Path(ca[1]).read_bytes())
-        self.ca: trustme.CA = ca
+        super().__init__(ca=ca, ca_dir=ca_dir)
         self.expected_token = expected_token
         self.token = expected_token or "fake-graph-token"
         self.tenant_id = str(uuid.uuid4())
@@ -355,60 +283,14 @@ class FakeGraph:
         #: Every ``secretText`` handed out, in order; see :meth:`leaked_secrets`.
         self.issued_secrets: list[str] = []
         self.directory = Directory(self.issued_secrets)
-        self.requests: list[RequestRecord] = []
-        #: Tracebacks of bugs in the fake itself (answered 500 ``generalException``).
-        self.internal_errors: list[str] = []
-        self._log_lock = threading.Lock()
-        self._ca_dir = Path(ca_dir) if ca_dir is not None else None
-        self._tmpdir: Path | None = None
-        self._server: _Server | None = None
-        self.url = ""
-        self.ca_pem_path = Path()
-
-    # -- lifecycle ---------------------------------------------------------------------------------
-    def start(self) -> "FakeGraph":
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.ca.issue_cert("127.0.0.1", "localhost").configure_cert(ctx)
-        if self._ca_dir is None:
-            self._tmpdir = self._ca_dir = Path(tempfile.mkdtemp(prefix="fake-graph-"))
-        self._ca_dir.mkdir(parents=True, exist_ok=True)
-        self.ca_pem_path = self._ca_dir / "fake-graph-ca.pem"
-        self.ca.cert_pem.write_to_path(str(self.ca_pem_path))
-        self._server = _Server(("127.0.0.1", 0), _Handler, ctx, self)
-        self.url = f"https://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                         name="fake-graph", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._tmpdir is not None:
-            shutil.rmtree(self._tmpdir, ignore_errors=True)
-            self._tmpdir = None
-
-    def __enter__(self) -> "FakeGraph":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- conveniences ------------------------------------------------------------------------------
     @property
     def v1(self) -> str:
         return f"{self.url}/v1.0"
 
-    def ssl_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=str(self.ca_pem_path))
-
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
-
-    def writes(self, *, include_faulted: bool = False) -> list[RequestRecord]:
-        with self._log_lock:
-            return [r for r in self.requests if r.is_write and (include_faulted or r.fault is None)]
 
     def leaked_secrets(self, *haystacks: str | bytes | Path) -> list[str]:
         """Issued secrets found in ``haystacks`` (text, bytes, files, directories searched recursively)."""
@@ -423,44 +305,11 @@ class FakeGraph:
 
     def secrets_sent_back(self) -> list[str]:
         """Issued secrets that a later request carried back to Graph (query, body or headers)."""
-        with self._log_lock:
-            text = "".join(json.dumps([r.query, r.body, r.headers], default=str) for r in self.requests)
+        text = "".join(json.dumps([r.query, r.body, r.headers], default=str) for r in self.requests)
         return self.leaked_secrets(text)
 
     # -- request processing (handler threads) ------------------------------------------------------
-    def _record(self, method: str, path: str, query: dict[str, str], body: Any, headers: dict[str, str]) -> RequestRecord:
-        with self._log_lock:
-            rec = RequestRecord(len(self.requests), method, path, query, body, headers)
-            self.requests.append(rec)
-            return rec
-
-    def _dispatch(self, rec: RequestRecord, authorization: str | None, body: Any) -> tuple[int, Any, dict[str, str]]:
-        try:
-            self._check_auth(authorization)
-            fault = self.faults.take(rec, after=False)
-            if fault is not None:
-                rec.fault = fault.status
-                raise fault
-            if body is _JSON_ERROR:
-                raise GraphError(400, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type "
-                                 "header is set and payload is of valid JSON format.")
-            with self.directory.lock:
-                status, payload = self.directory.handle(rec.method, rec.path, rec.query, body)
-            late = self.faults.take(rec, after=True)
-            if late is not None:
-                rec.fault = late.status
-                raise late
-            return status, payload, {}
-        except GraphError as err:
-            error: dict[str, Any] = {"code": err.code, "message": err.message}
-            if err.details:
-                error["details"] = err.details
-            return err.status, {"error": error}, err.headers
-        except Exception:  # noqa: BLE001 - a bug in the fake must show, not hang the client
-            self.internal_errors.append(traceback.format_exc())
-            return 500, {"error": {"code": "generalException", "message": "The fake Graph crashed."}}, {}
-
-    def _check_auth(self, authorization: str | None) -> None:
+    def _refuse(self, rec: RequestRecord, route: Any, authorization: str | None) -> Reply | None:
         challenge = {"WWW-Authenticate": 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common'
                      '/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"'}
         scheme, _, token = (authorization or "").partition(" ")
@@ -471,78 +320,25 @@ class FakeGraph:
                              challenge)
         if self.expected_token is not None and token.strip() != self.expected_token:
             raise GraphError(401, "InvalidAuthenticationToken", "Access token validation failure.", challenge)
+        return None
 
+    def _handle(self, rec: RequestRecord, route: Any, body: Any) -> Reply:
+        if body is BAD_BODY:
+            raise GraphError(400, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type "
+                             "header is set and payload is of valid JSON format.")
+        with self.directory.lock:
+            return Reply(*self.directory.handle(rec.method, rec.path, rec.query, body))
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+    def _crash_reply(self) -> Reply:
+        return Reply(500, {"error": {"code": "generalException", "message": "The fake Graph crashed."}})
 
-    def __init__(self, addr: tuple[str, int], handler: type, ssl_ctx: ssl.SSLContext, fake: FakeGraph) -> None:
-        super().__init__(addr, handler)
-        self.ssl_ctx, self.fake = ssl_ctx, fake
+    def _logged_response(self, reply: Reply) -> Any:
+        return reply.body
 
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        # TLS handshake in the connection's own thread; TCP_NODELAY avoids the Nagle/delayed-ACK stall.
-        request.settimeout(30)
-        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        try:
-            tls = self.ssl_ctx.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError):
-            return
-        try:
-            self.RequestHandlerClass(tls, client_address, self)
-        finally:
-            try:
-                tls.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            tls.close()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 60
-    wbufsize = 64 * 1024
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        pass
-
-    def _serve(self) -> None:
-        fake = self.server.fake
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        parts = urlsplit(self.path)
-        path = re.sub(r"/+", "/", parts.path)
-        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        body: Any = None
-        if raw:
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                body = _JSON_ERROR
-        headers = {k: v for k, v in self.headers.items() if k.lower() != "authorization"}
-        logged = raw.decode("utf-8", "replace") if body is _JSON_ERROR else body
-        rec = fake._record(self.command, path, query, logged, headers)
-        status, payload, extra = fake._dispatch(rec, self.headers.get("Authorization"), body)
-        rec.status, rec.response = status, payload
+    def _reply_headers(self, request_headers: Message, reply: Reply) -> dict[str, str]:
         request_id = str(uuid.uuid4())
-        client_id = self.headers.get("client-request-id") or request_id
-        if isinstance(payload, dict) and "error" in payload:
-            payload["error"]["innerError"] = {"date": _now().strftime("%Y-%m-%dT%H:%M:%S"),
-                                              "request-id": request_id, "client-request-id": client_id}
-        data = b"" if payload is None else json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("request-id", request_id)
-        self.send_header("client-request-id", client_id)
-        for key, value in extra.items():
-            self.send_header(key, value)
-        if data:
-            self.send_header("Content-Type", "application/json;odata.metadata=minimal;odata.streaming=true;"
-                             "IEEE754Compatible=false;charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if data:
-            self.wfile.write(data)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+        client_id = request_headers.get("client-request-id") or request_id
+        if isinstance(reply.body, dict) and "error" in reply.body:
+            reply.body["error"]["innerError"] = {"date": _now().strftime("%Y-%m-%dT%H:%M:%S"),
+                                                 "request-id": request_id, "client-request-id": client_id}
+        return {"request-id": request_id, "client-request-id": client_id}

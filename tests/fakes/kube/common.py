@@ -1,4 +1,4 @@
-"""Value types shared by the fake Kubernetes API modules: replies, API errors, the request log.
+"""Value types shared by the fake Kubernetes API modules: replies, API errors, the request record.
 
 Errors are built the way the API server builds them (``k8s.io/apimachinery/pkg/api/errors``), because
 clients (and jhubctl) read ``reason``, ``code``, ``message`` and ``details.causes`` from the Status
@@ -9,9 +9,11 @@ a 422 say *which* field was rejected.
 from __future__ import annotations
 
 import json
-import threading
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..base.log import RequestRecord as BaseRecord
+from ..base.server import Reply
 
 if TYPE_CHECKING:
     from .registry import ResourceType
@@ -35,15 +37,6 @@ REASONS: dict[int, str] = {
 }
 
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
-
-
-@dataclass
-class Reply:
-    """What the fake wants sent back. A ``str`` body is sent as ``text/plain`` (pod logs)."""
-
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 def go_value(value: Any) -> str:
@@ -190,19 +183,13 @@ def success_status(rt: "ResourceType", name: str, uid: str | None) -> dict[str, 
 
 
 @dataclass
-class RequestRecord:
+class RequestRecord(BaseRecord):
     """One request as the fake saw it (Authorization header removed).
 
     The route fields (``verb``, ``resource``, ``namespace``, ``name``, ``subresource``) are filled for
     API resource paths and stay ``None`` for ``/version``, discovery and unknown paths.
     """
 
-    seq: int
-    method: str
-    path: str
-    query: dict[str, str]
-    body: Any
-    headers: dict[str, str]
     content_type: str | None = None
     verb: str | None = None
     group: str | None = None
@@ -210,10 +197,6 @@ class RequestRecord:
     namespace: str | None = None
     name: str | None = None
     subresource: str | None = None
-    status: int | None = None
-    #: Set when the answer came from fault injection (the status it injected).
-    fault: int | None = None
-    response: Reply | None = None
 
     @property
     def is_write(self) -> bool:
@@ -230,36 +213,3 @@ class RequestRecord:
     def summary(self) -> tuple[str, str, int | None]:
         """``(verb, target, status)``: what request-sequence assertions compare."""
         return (self.verb or self.method, self.target, self.status)
-
-
-class RequestLog:
-    """Thread-safe, append-only list of :class:`RequestRecord`."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._items: list[RequestRecord] = []
-
-    def new(self, **kwargs: Any) -> RequestRecord:
-        with self._lock:
-            rec = RequestRecord(seq=len(self._items), **kwargs)
-            self._items.append(rec)
-            return rec
-
-    def snapshot(self) -> list[RequestRecord]:
-        with self._lock:
-            return list(self._items)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-    def __iter__(self) -> Iterator[RequestRecord]:
-        return iter(self.snapshot())
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._items)
-
-    def __getitem__(self, index: int) -> RequestRecord:
-        with self._lock:
-            return self._items[index]

@@ -1,11 +1,12 @@
 """Fault injection for the fake Kubernetes API.
 
-Two knobs, like the fake ARM's:
+The knobs of the fake ARM's (:mod:`tests.fakes.base.faults`):
 
 * scripted answers for matching requests (``inject``), matched by Kubernetes verb, resource, name,
   namespace, subresource (or method / path substring), optionally *after* the request took effect —
   the "write happened but the answer was lost" case;
-* :attr:`Faults.hook`, called with every request, which may answer it itself.
+* :attr:`Faults.hook`, called with every request, which may answer it itself;
+* a seeded rate of transient errors (:meth:`Faults.set_rate`).
 
 An injected answer is a real ``Status`` body (reason, code, message, details), so the client cannot
 tell it from an API server error. Every injected answer is recorded in :attr:`Faults.injected`.
@@ -13,10 +14,9 @@ tell it from an API server error. Every injected answer is recorded in :attr:`Fa
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
-from typing import Callable
+from dataclasses import dataclass
 
+from ..base import faults as base
 from .common import REASONS, KubeStatusError, RequestRecord
 
 
@@ -48,20 +48,16 @@ class FaultResponse:
 
 
 @dataclass
-class _Scripted:
-    response: FaultResponse
-    verb: str | None
-    resource: str | None
-    name: str | None
-    namespace: str | None
-    subresource: str | None
-    method: str | None
-    path_contains: str | None
-    times: int
-    after: bool
+class _Scripted(base.Scripted):
+    verb: str | None = None
+    resource: str | None = None
+    name: str | None = None
+    namespace: str | None = None
+    subresource: str | None = None
+    ignore_case = False
 
     def matches(self, rec: RequestRecord, after: bool) -> bool:
-        if self.times <= 0 or self.after != after:
+        if not super().matches(rec, after):
             return False
         if self.verb and rec.verb != self.verb:
             return False
@@ -71,11 +67,7 @@ class _Scripted:
             return False
         if self.namespace and rec.namespace != self.namespace:
             return False
-        if self.subresource is not None and (rec.subresource or "") != self.subresource:
-            return False
-        if self.method and rec.method != self.method.upper():
-            return False
-        return not self.path_contains or self.path_contains in rec.path
+        return self.subresource is None or (rec.subresource or "") == self.subresource
 
 
 @dataclass
@@ -85,21 +77,17 @@ class InjectedFault:
     path: str
     code: int
     reason: str
-    source: str  # "inject" | "hook"
+    source: str  # "inject" | "hook" | "rate"
 
 
-@dataclass
-class Faults:
-    """Fault configuration of one :class:`~tests.fakes.kube.server.FakeKube`. Thread-safe."""
+class Faults(base.Faults):
+    """Fault configuration of one :class:`~tests.fakes.kube.server.FakeKube`. Thread-safe.
 
-    #: Called with every request record (route fields filled) before it is handled; may return a
-    #: :class:`FaultResponse` to answer it. Runs under the fault lock: keep it quick.
-    hook: Callable[[RequestRecord], FaultResponse | None] | None = None
-    injected: list[InjectedFault] = field(default_factory=list)
+    :attr:`hook` is called with every request record (route fields filled) before it is handled; it
+    may return a :class:`FaultResponse`. ``before``/``after`` hand the server a :class:`KubeStatusError`.
+    """
 
-    def __post_init__(self) -> None:
-        self._lock = threading.RLock()
-        self._scripted: list[_Scripted] = []
+    response_class = FaultResponse
 
     def inject(
         self,
@@ -125,45 +113,15 @@ class Faults:
         ``""`` matches only the main resource, ``None`` anything. With ``after=True`` the request is
         processed first and only its answer is replaced.
         """
-        with self._lock:
-            self._scripted.append(
-                _Scripted(
-                    FaultResponse(code, reason, message, retry_after),
-                    verb, resource, name, namespace, subresource, method, path_contains, times, after,
-                )
-            )
-
-    def clear(self) -> None:
-        with self._lock:
-            self.hook = None
-            self._scripted.clear()
+        response = FaultResponse(code, reason, message, retry_after)
+        self._script(_Scripted(response, method, path_contains, times, after, verb, resource, name, namespace, subresource))
 
     def count(self, code: int | None = None) -> int:
         with self._lock:
             return sum(1 for f in self.injected if code is None or f.code == code)
 
-    # -- used by the server ----------------------------------------------------------------------
-    def before(self, rec: RequestRecord) -> KubeStatusError | None:
-        with self._lock:
-            if self.hook is not None:
-                hooked = self.hook(rec)
-                if hooked is not None:
-                    return self._note(rec, hooked.to_error(rec), "hook")
-            scripted = self._take(rec, after=False)
-            return None if scripted is None else self._note(rec, scripted.to_error(rec), "inject")
+    def _answer(self, rec: RequestRecord, response: FaultResponse) -> KubeStatusError:
+        return response.to_error(rec)
 
-    def after(self, rec: RequestRecord) -> KubeStatusError | None:
-        with self._lock:
-            scripted = self._take(rec, after=True)
-            return None if scripted is None else self._note(rec, scripted.to_error(rec), "inject")
-
-    def _take(self, rec: RequestRecord, after: bool) -> FaultResponse | None:
-        for item in self._scripted:
-            if item.matches(rec, after):
-                item.times -= 1
-                return item.response
-        return None
-
-    def _note(self, rec: RequestRecord, err: KubeStatusError, source: str) -> KubeStatusError:
-        self.injected.append(InjectedFault(rec.seq, rec.method, rec.path, err.code, err.reason, source))
-        return err
+    def _injected(self, rec: RequestRecord, answer: KubeStatusError, source: str) -> InjectedFault:
+        return InjectedFault(rec.seq, rec.method, rec.path, answer.code, answer.reason, source)

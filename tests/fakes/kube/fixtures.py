@@ -14,34 +14,18 @@ environment (the kubernetes client reads ``HTTPS_PROXY``) cannot swallow the req
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 import pytest
 
+from ..base.fixtures import fake_factory
 from .server import FakeKube
 
 
 @pytest.fixture
 def fake_kube_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., FakeKube]]:
-    started: list[FakeKube] = []
-    for var in ("NO_PROXY", "no_proxy"):
-        current = os.environ.get(var, "")
-        if "127.0.0.1" not in current:
-            monkeypatch.setenv(var, ",".join(filter(None, [current, "127.0.0.1"])))
-
-    def make(**kwargs: Any) -> FakeKube:
-        kwargs.setdefault("ca_dir", tmp_path / f"fake-kube-{len(started)}")
-        fake = FakeKube(**kwargs).start()
-        started.append(fake)
-        return fake
-
-    yield make
-    for fake in started:
-        fake.stop()
-    errors = [e for fake in started for e in fake.internal_errors]
-    assert not errors, "the fake Kubernetes API crashed:\n" + "\n".join(errors)
+    yield from fake_factory(FakeKube, tmp_path, monkeypatch, "the fake Kubernetes API")
 
 
 @pytest.fixture

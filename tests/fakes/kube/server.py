@@ -16,29 +16,22 @@ from __future__ import annotations
 
 import base64
 import copy
-import json
 import secrets
-import shutil
-import socket
-import ssl
-import tempfile
-import threading
-import traceback
 import uuid
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from pathlib import Path
 from typing import Any, Iterable, Mapping
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote
 
 import yaml
 
-from .common import KubeStatusError, Reply, RequestLog, RequestRecord
+from ..base.server import BAD_BODY, FakeServer, Reply
+from .common import KubeStatusError, RequestRecord
 from .faults import Faults
 from .registry import Registry, ResourceType, default_types, parse_minor
 from .store import ObjectStore
 
-_BAD_BODY = object()
 _HEALTH = frozenset({"healthz", "livez", "readyz"})
 _UNAUTHORIZED = KubeStatusError(401, "Unauthorized", "Unauthorized")
 
@@ -62,7 +55,7 @@ class Route:
     error: KubeStatusError | None = None
 
 
-class FakeKube:
+class FakeKube(FakeServer):
     """A fake Kubernetes API server. Use as a context manager (or ``start()``/``stop()``)::
 
         with FakeKube(git_version="v1.28.5") as fake:
@@ -73,6 +66,11 @@ class FakeKube:
     (``{"csidrivers": ["spec.attachRequired"]}``); by default CSIDriver follows ``git_version``
     (``fsGroupPolicy`` is immutable before 1.29).
     """
+
+    name = "fake-kube"
+    record_class = RequestRecord
+    collapse_slashes = False
+    error_types = (KubeStatusError,)
 
     def __init__(
         self,
@@ -86,8 +84,8 @@ class FakeKube:
         ca_dir: Path | str | None = None,
     ) -> None:
         parse_minor(git_version)  # fail early on a bad version
+        super().__init__(tls=tls, ca_dir=ca_dir)
         self.git_version = git_version
-        self.tls = tls
         self.token = token or f"fake-kube-{secrets.token_hex(12)}"
         self.registry = Registry(default_types(git_version))
         for rt in resource_types:
@@ -98,59 +96,6 @@ class FakeKube:
         for ns in namespaces:
             self.store.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         self.faults = Faults()
-        self.requests = RequestLog()
-        #: Tracebacks of bugs in the fake itself (answered 500).
-        self.internal_errors: list[str] = []
-        self._ca_dir_arg = Path(ca_dir) if ca_dir is not None else None
-        self._tmpdir: Path | None = None
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self.url = ""
-        self.ca_pem: bytes = b""
-        self.ca_pem_path: Path | None = None
-
-    # -- lifecycle -------------------------------------------------------------------------------
-    def start(self) -> "FakeKube":
-        ssl_ctx: ssl.SSLContext | None = None
-        if self.tls:
-            import trustme
-
-            ca = trustme.CA()
-            cert = ca.issue_cert("127.0.0.1", "localhost")
-            ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            cert.configure_cert(ssl_ctx)
-            self.ca_pem = ca.cert_pem.bytes()
-            if self._ca_dir_arg is None:
-                self._tmpdir = Path(tempfile.mkdtemp(prefix="fake-kube-"))
-                ca_dir = self._tmpdir
-            else:
-                ca_dir = self._ca_dir_arg
-                ca_dir.mkdir(parents=True, exist_ok=True)
-            self.ca_pem_path = ca_dir / "fake-kube-ca.pem"
-            self.ca_pem_path.write_bytes(self.ca_pem)
-        self._server = _Server(("127.0.0.1", 0), _Handler, ssl_ctx, self)
-        scheme = "https" if self.tls else "http"
-        self.url = f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-kube", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._tmpdir is not None:
-            shutil.rmtree(self._tmpdir, ignore_errors=True)
-            self._tmpdir = None
-
-    def __enter__(self) -> "FakeKube":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- kubeconfig ------------------------------------------------------------------------------
     def kubeconfig_dict(self, context: str = "fake", *, namespace: str = "default") -> dict[str, Any]:
@@ -205,9 +150,9 @@ class FakeKube:
     def set_immutable(self, resource: str, fields: Iterable[str]) -> None:
         self.registry.set_immutable(resource, fields)
 
-    def writes(self) -> list[RequestRecord]:
+    def writes(self) -> list[RequestRecord]:  # type: ignore[override]
         """Every create/update/patch/delete request, whatever its answer (a refused write was still tried)."""
-        return [r for r in self.requests if r.is_write]
+        return self.requests.writes(include_faulted=True)
 
     def calls(self, *, resource: str | None = None) -> list[tuple[str, str, int | None]]:
         """``(verb, target, status)`` of every API request, in order; e.g.
@@ -296,42 +241,50 @@ class FakeKube:
         return r
 
     # -- request processing (handler threads) ----------------------------------------------------
-    def _dispatch(self, rec: RequestRecord, route: Route, authorization: str | None, body: Any) -> Reply:
-        try:
-            if route.kind == "health":
-                return Reply(200, "ok")
-            if route.kind != "version" and not self._authorized(authorization):
-                return _UNAUTHORIZED.reply()
-            fault = self.faults.before(rec)
-            if fault is not None:
-                rec.fault = fault.code
-                return fault.reply()
-            if route.kind == "version":
-                reply = Reply(200, self.version_info())
-            elif route.kind == "unknown":
-                reply = Reply(404, "404 page not found\n")
-            elif route.kind in ("root", "discovery"):
-                reply = Reply(200, self._discovery(route))
-            elif route.error is not None:
-                return route.error.reply()
-            else:
-                reply = self._handle(rec, route, body)
-            late = self.faults.after(rec)
-            if late is not None:
-                rec.fault = late.code
-                return late.reply()
-            return reply
-        except KubeStatusError as e:
-            return e.reply()
-        except Exception:  # noqa: BLE001 - a bug in the fake must show up, not hang the client
-            self.internal_errors.append(traceback.format_exc())
-            return KubeStatusError.internal("the fake Kubernetes API crashed; see FakeKube.internal_errors").reply()
+    _route = route
+
+    def _record(self, route: Route, request_headers: Message, **fields: Any) -> RequestRecord:
+        rt = route.rt
+        return self.requests.new(
+            **fields,
+            content_type=request_headers.get("Content-Type"),
+            verb=route.verb,
+            group=rt.group if rt is not None else route.group,
+            resource=rt.plural if rt is not None else None,
+            namespace=route.namespace,
+            name=route.name,
+            subresource=route.subresource,
+        )
+
+    def _refuse(self, rec: RequestRecord, route: Route, authorization: str | None) -> Reply | None:
+        if route.kind == "health":
+            return Reply(200, "ok")
+        if route.kind != "version" and not self._authorized(authorization):
+            return _UNAUTHORIZED.reply()
+        return None
+
+    def _handle(self, rec: RequestRecord, route: Route, body: Any) -> Reply:
+        if route.kind == "version":
+            return Reply(200, self.version_info())
+        if route.kind == "unknown":
+            return Reply(404, "404 page not found\n")
+        if route.kind in ("root", "discovery"):
+            return Reply(200, self._discovery(route))
+        if route.error is not None:
+            raise route.error
+        return self._resource(rec, route, body)
+
+    def _crash_reply(self) -> Reply:
+        return KubeStatusError.internal("the fake Kubernetes API crashed; see FakeKube.internal_errors").reply()
+
+    def _reply_headers(self, request_headers: Message, reply: Reply) -> dict[str, str]:
+        return {"Audit-Id": str(uuid.uuid4()), "Cache-Control": "no-cache, private"}
 
     def _authorized(self, authorization: str | None) -> bool:
         scheme, _, token = (authorization or "").partition(" ")
         return scheme.lower() == "bearer" and token.strip() == self.token
 
-    def _handle(self, rec: RequestRecord, route: Route, body: Any) -> Reply:
+    def _resource(self, rec: RequestRecord, route: Route, body: Any) -> Reply:
         rt, ns, name, verb = route.rt, route.namespace, route.name, route.verb
         assert rt is not None
         query = rec.query
@@ -339,7 +292,7 @@ class FakeKube:
         if dry is not None and dry != "All":
             raise KubeStatusError.bad_request(f'Invalid dry run value: "{dry}"; supported values: "All"')
         dry_run = dry == "All"
-        if body is _BAD_BODY and not (verb == "patch"):
+        if body is BAD_BODY and not (verb == "patch"):
             raise KubeStatusError.bad_request("the body of the request could not be decoded as JSON")
         store = self.store
         if verb == "list":
@@ -359,8 +312,8 @@ class FakeKube:
         if verb == "update":
             return Reply(200, store.replace(rt, ns, name, body, status_only=route.subresource == "status", dry_run=dry_run))
         if verb == "patch":
-            patch_body = None if body is _BAD_BODY else body
-            if body is _BAD_BODY and "apply-patch" not in (rec.content_type or ""):
+            patch_body = None if body is BAD_BODY else body
+            if body is BAD_BODY and "apply-patch" not in (rec.content_type or ""):
                 raise KubeStatusError.bad_request("the body of the request could not be decoded as JSON")
             return Reply(
                 200,
@@ -412,97 +365,3 @@ class FakeKube:
     def _group(group: str, versions: list[str]) -> dict[str, Any]:
         entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
         return {"name": group, "versions": entries, "preferredVersion": copy.deepcopy(entries[0])}
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, addr: tuple[str, int], handler: type, ssl_ctx: ssl.SSLContext | None, fake: FakeKube) -> None:
-        super().__init__(addr, handler)
-        self.ssl_ctx = ssl_ctx
-        self.fake = fake
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        # TLS handshake in the per-connection thread, not in the accept loop; TCP_NODELAY avoids the
-        # Nagle/delayed-ACK stall per request.
-        request.settimeout(30)
-        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.ssl_ctx is None:
-            self.RequestHandlerClass(request, client_address, self)  # type: ignore[arg-type]
-            return
-        try:
-            tls = self.ssl_ctx.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError):
-            return
-        try:
-            self.RequestHandlerClass(tls, client_address, self)  # type: ignore[arg-type]
-        finally:
-            try:
-                tls.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            tls.close()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 60
-    wbufsize = 64 * 1024
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        pass
-
-    def _serve(self) -> None:
-        fake = self.server.fake
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        parts = urlsplit(self.path)
-        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        body: Any = None
-        if raw:
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                body = _BAD_BODY
-        route = fake.route(self.command, parts.path, query)
-        rt = route.rt
-        rec = fake.requests.new(
-            method=self.command,
-            path=parts.path,
-            query=query,
-            body=raw.decode("utf-8", "replace") if body is _BAD_BODY else body,
-            headers={k: v for k, v in self.headers.items() if k.lower() != "authorization"},
-            content_type=self.headers.get("Content-Type"),
-            verb=route.verb,
-            group=rt.group if rt is not None else route.group,
-            resource=rt.plural if rt is not None else None,
-            namespace=route.namespace,
-            name=route.name,
-            subresource=route.subresource,
-        )
-        reply = fake._dispatch(rec, route, self.headers.get("Authorization"), body)
-        rec.status, rec.response = reply.status, reply
-        self._send(reply)
-
-    def _send(self, reply: Reply) -> None:
-        if reply.body is None or self.command == "HEAD":
-            payload, ctype = b"", None
-        elif isinstance(reply.body, str):
-            payload, ctype = reply.body.encode(), "text/plain; charset=utf-8"
-        else:
-            payload, ctype = json.dumps(reply.body).encode(), "application/json"
-        self.send_response(reply.status)
-        self.send_header("Audit-Id", str(uuid.uuid4()))
-        self.send_header("Cache-Control", "no-cache, private")
-        for key, value in reply.headers.items():
-            self.send_header(key, value)
-        if ctype:
-            self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if payload:
-            self.wfile.write(payload)
-
-    do_GET = do_PUT = do_PATCH = do_POST = do_DELETE = do_HEAD = _serve
