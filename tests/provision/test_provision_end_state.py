@@ -129,7 +129,7 @@ END_STATE = [
     (ACCOUNT, "location", "eastus"),
     (ACCOUNT, "properties.isHnsEnabled", True),
     (ACCOUNT, "properties.isNfsV3Enabled", True),
-    (ACCOUNT, "properties.supportsHttpsTrafficOnly", False),  # NFS 3.0 mounts are not HTTPS
+    (ACCOUNT, "properties.supportsHttpsTrafficOnly", True),  # not applied to NFS 3.0 over TCP
     (ACCOUNT, f"{ACLS}.defaultAction", "Deny"),
     (ACCOUNT, f"{ACLS}.virtualNetworkRules", length(1)),
     (ACCOUNT, f"{ACLS}.virtualNetworkRules[id={{subnet}}].action", "Allow"),

@@ -153,7 +153,8 @@ def storage(config: Config, subnet_id: str, sources: list[str]) -> dict[str, Any
     """az storage account create --sku --kind --hns --enable-nfs-v3 --default-action Deny --vnet/--subnet
     and az storage account network-rule add --ip-address.
 
-    NFS 3.0 does not use HTTPS: the account must not require secure transfer for NFS mounts to work.
+    Secure transfer stays required: Azure does not apply it to NFS 3.0 over TCP, so mounts work and
+    every REST access to the account still needs HTTPS.
     """
     ip_rules = [{"value": storage_ip(ip), "action": "Allow"} for ip in sources if ip != "*"]
     return {
@@ -164,7 +165,7 @@ def storage(config: Config, subnet_id: str, sources: list[str]) -> dict[str, Any
         "properties": {
             "isHnsEnabled": True,
             "isNfsV3Enabled": True,
-            "supportsHttpsTrafficOnly": False,
+            "supportsHttpsTrafficOnly": True,
             "minimumTlsVersion": "TLS1_2",
             "allowBlobPublicAccess": False,
             "networkAcls": {
