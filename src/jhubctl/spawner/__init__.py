@@ -7,38 +7,7 @@ classes live in ``jhubctl.spawner.kube`` (needs kubespawner, present in the hub 
 package must work, and stay cheap, on both.
 """
 
-from .naming import (
-    ALLOWED_DESCRIPTION,
-    CONVERSATION_OPTION_KEYS,
-    ESCAPED_HYPHEN_LENGTH,
-    MAX_CONVERSATION_LENGTH,
-    MAX_ESCAPED_LENGTH,
-    MAX_NAME_LENGTH,
-    MAX_USER_LENGTH,
-    InvalidName,
-    SpawnTarget,
-    conversation_subpath,
-    escaped_length,
-    normalize_conversation,
-    normalize_user,
-    resolve_conversation,
-    spawn_target,
-)
+from . import naming
+from .naming import *  # noqa: F403 - the package's public names are naming's
 
-__all__ = [
-    "ALLOWED_DESCRIPTION",
-    "CONVERSATION_OPTION_KEYS",
-    "ESCAPED_HYPHEN_LENGTH",
-    "MAX_CONVERSATION_LENGTH",
-    "MAX_ESCAPED_LENGTH",
-    "MAX_NAME_LENGTH",
-    "MAX_USER_LENGTH",
-    "InvalidName",
-    "SpawnTarget",
-    "conversation_subpath",
-    "escaped_length",
-    "normalize_conversation",
-    "normalize_user",
-    "resolve_conversation",
-    "spawn_target",
-]
+__all__ = naming.__all__
