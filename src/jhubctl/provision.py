@@ -138,23 +138,24 @@ class Outcome:
         return all(r.status in ("planned", "succeeded") for r in steps)
 
 
-def run(loaded: Loaded, view: Callable[[list[str]], Any], *, dry_run: bool, only: list[str] | None,
+def run(loaded: Loaded, view: Callable[[list[str], str], Any], *, dry_run: bool, only: list[str] | None,
         approve: Callable[[list[Any]], None]) -> Outcome:
     """Plan every selected step from real GETs; unless dry-run, let `approve` see the plan, then apply.
 
-    `view(names)` gives the live view (a context manager); `approve` raises to refuse.
+    `view(names, phase)` gives the live view (a context manager) of phase "plan" or "apply";
+    `approve` raises to refuse.
     """
     env = build_env(loaded)
     steps = runner(loaded, env, None)
     names = [s.name for s in steps.select(only)]
-    with view(names) as live:
+    with view(names, "plan") as live:
         steps.view = live
         plan = steps.plan(only)
     if dry_run or any(r.status == "failed" for r in plan):
         return Outcome(plan, None)
     if any(c.action != "unchanged" for r in plan for c in r.changes):
         approve(plan)
-    with view(names) as live:
+    with view(names, "apply") as live:
         steps.view = live
         return Outcome(plan, steps.apply(only))
 

@@ -315,3 +315,18 @@ def test_provision_refuses_a_non_azure_target_before_any_request(cli, tmp_path: 
     code, _, err = cli("provision", "--dry-run")
     assert code == 2
     assert "target: local" in err and "set target: azure" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("resource", "shown"),
+    [
+        ("/subscriptions/s/resourceGroups/rg", "resourceGroups/rg"),
+        ("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/x",
+         "Microsoft.Network/virtualNetworks/v/subnets/x"),
+        ("provider Microsoft.Storage", "provider Microsoft.Storage"),
+    ],
+)
+def test_plan_table_shortens_arm_ids(resource: str, shown: str) -> None:
+    from jhubctl.azure.desired import short_id as short
+
+    assert short(resource) == shown

@@ -6,7 +6,6 @@ writes it sends, in which order, and that it sends none when there is nothing to
 
 from __future__ import annotations
 
-import copy
 import re
 import stat
 from datetime import datetime, timezone
@@ -25,33 +24,12 @@ from jhubctl.kube.csidriver import (
     write_backup,
 )
 from tests.fakes.kube import FakeKube, RequestRecord
+from tests.fakes.kube.objects import BLOB_CSI_DRIVER as CSI, aks_blob_csidriver
 
-CSI = "blob.csi.azure.com"
 TARGET = f"csidrivers/{CSI}"
 
-#: What an AKS cluster with the blob driver add-on holds (fields the seed's hand-written manifest drops included).
-LIVE: dict[str, Any] = {
-    "apiVersion": "storage.k8s.io/v1",
-    "kind": "CSIDriver",
-    "metadata": {
-        "name": CSI,
-        "labels": {"addonmanager.kubernetes.io/mode": "Reconcile", "kubernetes.io/cluster-service": "true"},
-        "annotations": {
-            "csiDriver": "v1.24.3",
-            "kubectl.kubernetes.io/last-applied-configuration": '{"apiVersion":"storage.k8s.io/v1","kind":"CSIDriver"}',
-        },
-    },
-    "spec": {
-        "attachRequired": False,
-        "podInfoOnMount": True,
-        "fsGroupPolicy": "ReadWriteOnceWithFSType",
-        "volumeLifecycleModes": ["Persistent", "Ephemeral"],
-        "tokenRequests": [{"audience": "api://AzureADTokenExchange"}],
-        "requiresRepublish": True,
-        "storageCapacity": False,
-        "seLinuxMount": False,
-    },
-}
+#: What an AKS cluster with the blob driver add-on holds, for the expected values (read only: tests seed fresh copies).
+LIVE: dict[str, Any] = aks_blob_csidriver()
 
 
 @pytest.fixture
@@ -66,9 +44,7 @@ def backups(tmp_path: Path) -> Path:
 
 
 def _seed(fake: FakeKube, **spec: Any) -> dict[str, Any]:
-    obj = copy.deepcopy(LIVE)
-    obj["spec"].update(spec)
-    return fake.seed(obj)
+    return fake.seed(aks_blob_csidriver(**spec))
 
 
 def _requests(fake: FakeKube) -> list[RequestRecord]:
@@ -95,8 +71,7 @@ def test_recreates_with_only_fsgroup_policy_changed(fake_kube: FakeKube, kube: K
     assert patch.body == {"metadata": {"resourceVersion": original["metadata"]["resourceVersion"]}, "spec": {"fsGroupPolicy": "File"}}
     assert delete.body["preconditions"] == {"uid": original["metadata"]["uid"], "resourceVersion": original["metadata"]["resourceVersion"]}
     # The created copy is the live object without server-set metadata, and only the policy changed.
-    expected = copy.deepcopy(LIVE)
-    expected["spec"]["fsGroupPolicy"] = "File"
+    expected = aks_blob_csidriver(fsGroupPolicy="File")
     assert create.body == expected
     now = fake_kube.get_object("csidrivers", CSI)
     assert now is not None
@@ -267,7 +242,7 @@ def test_fields_the_client_does_not_know_are_kept(fake_kube: FakeKube, kube: Kub
 
 
 def test_replacement_strips_only_server_set_metadata() -> None:
-    live = copy.deepcopy(LIVE)
+    live = aks_blob_csidriver()
     live["metadata"].update(
         resourceVersion="7", uid="u", creationTimestamp="2024-01-01T00:00:00Z", generation=3, managedFields=[{"manager": "m"}],
         ownerReferences=[{"kind": "X"}], finalizers=["f"],

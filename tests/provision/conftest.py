@@ -3,10 +3,9 @@
 * ``azure_env`` is one working directory with a ``jhubctl.yaml`` (``target: azure``) pointing at a started
   :class:`~tests.fakes.arm.FakeArm` through ``JHUBCTL_ARM_ENDPOINT``, with a static token in
   ``JHUBCTL_AZURE_ACCESS_TOKEN``; ``make_env(...)`` makes more (other fake settings, other folders).
-* When the fake Kubernetes API and ``jhubctl.kube`` are importable, every environment also gets a
-  :class:`~tests.fakes.kube.server.FakeKube` holding AKS's ``blob.csi.azure.com`` CSIDriver, the fake ARM
+* Every environment also gets a :class:`~tests.fakes.kube.server.FakeKube` holding AKS's
+  ``blob.csi.azure.com`` CSIDriver (:func:`~tests.fakes.kube.objects.aks_blob_csidriver`), the fake ARM
   hands out its kubeconfig from ``listClusterUserCredential``, and provision runs the whole step graph.
-  Otherwise provision runs with ``--only`` for every step but ``csi-driver``.
 * ``snapshot(fake)`` is the fake's end state minus what differs between two clean runs (generated
   principals, timestamps, fqdn suffixes), so "converges to the same end state" is one ``==``.
 """
@@ -38,17 +37,9 @@ if str(ROOT) not in sys.path:
 from tests.fakes.arm import FakeArm  # noqa: E402
 from tests.fakes.arm.fixtures import fake_arm, fake_arm_factory  # noqa: E402,F401
 from tests.fakes.base.fixtures import allow_localhost, stop_all  # noqa: E402
+from tests.fakes.kube import FakeKube  # noqa: E402
+from tests.fakes.kube.objects import aks_blob_csidriver  # noqa: E402
 
-try:  # the fake Kubernetes API and jhubctl.kube arrived after the ARM side; use them when present
-    from tests.fakes.kube.server import FakeKube  # noqa: E402
-    import jhubctl.kube.csidriver  # noqa: E402,F401
-
-    KUBE_IMPORT_ERROR: str | None = None
-except Exception as exc:  # noqa: BLE001 - any import problem means "not available": say why in the skip
-    FakeKube = None  # type: ignore[assignment,misc]
-    KUBE_IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
-
-from jhubctl import provision as core  # noqa: E402
 from jhubctl.azure.desired import Ids  # noqa: E402
 from jhubctl.config import load_config  # noqa: E402
 
@@ -64,32 +55,6 @@ CLUSTER = "jhub-aks"
 #: The operator's addresses: a single host (a /32 in the NSG, a bare IP in the storage rules) and a range.
 SOURCE_IPS = ["203.0.113.7", "198.51.100.0/24"]
 NORMALISED_SOURCES = ["203.0.113.7/32", "198.51.100.0/24"]
-
-STEPS: list[str] = list(getattr(core, "PROVISION_STEPS", None) or core.step_names())
-ARM_STEPS = [s for s in STEPS if s != "csi-driver"]
-FULL_GRAPH = KUBE_IMPORT_ERROR is None
-ONLY_ARGS: list[str] = [] if FULL_GRAPH else [a for s in ARM_STEPS for a in ("--only", s)]
-#: Steps a provision in these tests runs.
-RUN_STEPS = STEPS if FULL_GRAPH else ARM_STEPS
-
-#: The blob CSI driver as AKS installs it (--enable-blob-driver): the default fsGroupPolicy.
-BLOB_CSIDRIVER = {
-    "apiVersion": "storage.k8s.io/v1",
-    "kind": "CSIDriver",
-    "metadata": {
-        "name": "blob.csi.azure.com",
-        "labels": {"addonmanager.kubernetes.io/mode": "Reconcile", "kubernetes.io/cluster-service": "true"},
-    },
-    "spec": {
-        "attachRequired": False,
-        "podInfoOnMount": True,
-        "fsGroupPolicy": "ReadWriteOnceWithFSType",
-        "volumeLifecycleModes": ["Persistent", "Ephemeral"],
-        "tokenRequests": [{"audience": "api://AzureADTokenExchange"}],
-        "requiresRepublish": False,
-    },
-}
-
 
 def base_config(subscription_id: str) -> dict[str, Any]:
     return {
@@ -148,9 +113,9 @@ def make_rsa_key(directory: Path, bits: int = 2048) -> Path:
     return public
 
 
-def start_kube(ca_dir: Path, **kwargs: Any) -> Any:
+def start_kube(ca_dir: Path, **kwargs: Any) -> FakeKube:
     kube = FakeKube(ca_dir=ca_dir, **kwargs).start()
-    kube.seed(copy.deepcopy(BLOB_CSIDRIVER))
+    kube.seed(aks_blob_csidriver())
     return kube
 
 
@@ -201,7 +166,7 @@ class AzureEnv:
         return run_cli(*argv)
 
     def provision(self, *extra: str) -> CliResult:
-        return self.run("provision", "--yes", *ONLY_ARGS, *extra)
+        return self.run("provision", "--yes", *extra)
 
     def provision_ok(self, *extra: str) -> CliResult:
         result = self.provision(*extra)
@@ -228,8 +193,8 @@ def make_env(
 ) -> Iterator[Callable[..., AzureEnv]]:
     """`make_env(name, ssh="shared"|"generate", kube=True, config={...}, kube_kwargs={...}, **FakeArm kwargs)`.
 
-    `kube=False` (or no fake Kubernetes API available): the fake ARM hands out its default kubeconfig,
-    whose server does not exist, so such an environment must not run the csi-driver step.
+    `kube=False`: the fake ARM hands out its default kubeconfig, whose server does not exist, so such an
+    environment must not run the csi-driver step.
     """
     kubes: list[Any] = []
     monkeypatch.setenv("JHUBCTL_AZURE_ACCESS_TOKEN", TOKEN)
@@ -240,7 +205,7 @@ def make_env(
         root = tmp_path / name
         root.mkdir()
         kube_fake = None
-        if FULL_GRAPH and kube:
+        if kube:
             kube_fake = start_kube(root.parent / f"{name}-kube-ca", **(kube_kwargs or {}))
             kubes.append(kube_fake)
             fake_kwargs.setdefault("kubeconfig", kube_fake.kubeconfig_text(CLUSTER))

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.provision.conftest import ONLY_ARGS, TOKEN, AzureEnv, assert_one_line_error
+from tests.provision.conftest import TOKEN, AzureEnv, assert_one_line_error
 
 #: name: (config change, a word the error must contain).
 CONFIG_ERRORS: dict[str, tuple[dict[str, Any], str]] = {
@@ -133,7 +133,7 @@ def test_unknown_step_is_a_usage_error_before_any_write(azure_env: AzureEnv) -> 
 
 
 def test_no_yes_and_no_terminal_is_a_usage_error_before_any_write(azure_env: AzureEnv) -> None:
-    code, _, err = azure_env.run("provision", *ONLY_ARGS)
+    code, _, err = azure_env.run("provision")
     assert code == 2
     assert "--yes" in err and "Traceback" not in err
     assert azure_env.writes() == []

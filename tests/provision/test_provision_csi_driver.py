@@ -16,11 +16,8 @@ import yaml
 
 from jhubctl.config import AksConfig
 
-from tests.provision.conftest import BLOB_CSIDRIVER, FULL_GRAPH, KUBE_IMPORT_ERROR, AzureEnv, json_steps
-
-pytestmark = pytest.mark.skipif(not FULL_GRAPH, reason=f"fake Kubernetes API not available: {KUBE_IMPORT_ERROR}")
-
-DRIVER = "blob.csi.azure.com"
+from tests.fakes.kube.objects import BLOB_CSI_DRIVER as DRIVER, aks_blob_csidriver
+from tests.provision.conftest import AzureEnv, json_steps
 
 
 def successful_writes(env: AzureEnv, since: int = 0) -> list[tuple[str, str]]:
@@ -41,10 +38,11 @@ def test_provision_sets_fs_group_policy_file_and_keeps_the_rest(make_env, versio
     assert json_steps(out)["csi-driver"]["status"] == "succeeded"
     driver = env.kube.get_object("csidrivers", DRIVER)
     assert driver["spec"]["fsGroupPolicy"] == "File"
-    for key, value in BLOB_CSIDRIVER["spec"].items():
+    aks = aks_blob_csidriver()
+    for key, value in aks["spec"].items():
         if key != "fsGroupPolicy":
             assert driver["spec"][key] == value, key
-    assert driver["metadata"]["labels"] == BLOB_CSIDRIVER["metadata"]["labels"]
+    assert driver["metadata"]["labels"] == aks["metadata"]["labels"]
     assert successful_writes(env) == writes
     # The kubeconfig jhubctl used is the one the cluster's listClusterUserCredential handed out.
     kubeconfig = yaml.safe_load((env.state_dir / "kubeconfig").read_text())
@@ -69,7 +67,7 @@ def test_a_driver_reconciled_back_is_fixed_by_the_next_run(make_env) -> None:
     """Whether AKS's add-on manager puts the default back is unknown: a re-run must notice and fix it."""
     env: AzureEnv = make_env("csi", kube_kwargs={"git_version": "v1.29.2"})
     env.provision_ok()
-    env.kube.seed(BLOB_CSIDRIVER)  # the add-on manager restored the original
+    env.kube.seed(aks_blob_csidriver())  # the add-on manager restored the original
     seen = len(env.kube.requests)
 
     code, out, err = env.run("provision", "--dry-run", "--json")

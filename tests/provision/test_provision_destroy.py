@@ -7,7 +7,9 @@ environment are deleted, the cluster first (it uses the subnet and holds the rol
 
 from __future__ import annotations
 
-from tests.provision.conftest import RUN_STEPS, AzureEnv, paths
+from jhubctl.provision import PROVISION_STEPS
+
+from tests.provision.conftest import AzureEnv, paths
 
 FOREIGN_NSG = "/providers/Microsoft.Network/networkSecurityGroups/someone-elses-nsg"
 
@@ -29,7 +31,7 @@ def test_destroy_deletes_the_group_it_created_and_clears_the_journal(azure_env: 
     assert env.fake.resources.ids() == []
     assert env.ids.group in out
     steps = env.journal() if env.state_file.exists() else {}
-    assert not set(steps) & set(RUN_STEPS), f"provision steps left in the journal: {sorted(steps)}"
+    assert not set(steps) & set(PROVISION_STEPS), f"provision steps left in the journal: {sorted(steps)}"
     assert not (env.state_dir / "kubeconfig").exists()
     # And provision builds it all again from nothing.
     env.provision_ok()

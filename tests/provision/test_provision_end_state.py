@@ -21,16 +21,14 @@ import yaml
 from jhubctl.azure import desired
 from jhubctl.azure.arm import api_version
 from jhubctl.azure.desired import Ids
+from jhubctl.provision import PROVISION_STEPS
 
 from tests.provision.conftest import (
     ABSENT,
     ACR,
     CLUSTER,
-    FULL_GRAPH,
     NAME,
     NORMALISED_SOURCES,
-    ONLY_ARGS,
-    RUN_STEPS,
     STORAGE,
     TOKEN,
     FakeArm,
@@ -192,9 +190,8 @@ class Provisioned:
 def provisioned(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """One clean `jhubctl provision --yes` with a generated SSH key, in its own folder and environment."""
     root = tmp_path_factory.mktemp("provisioned")
-    kube = start_kube(root / "kube-ca") if FULL_GRAPH else None
-    fake = FakeArm(subscription_id=SUB, ca_dir=root / "ca",
-                   kubeconfig=kube.kubeconfig_text(CLUSTER) if kube else None).start()
+    kube = start_kube(root / "kube-ca")
+    fake = FakeArm(subscription_id=SUB, ca_dir=root / "ca", kubeconfig=kube.kubeconfig_text(CLUSTER)).start()
     with pytest.MonkeyPatch.context() as mp:
         for var in list(os.environ):
             if var.startswith("JHUBCTL_"):
@@ -205,12 +202,11 @@ def provisioned(tmp_path_factory: pytest.TempPathFactory) -> Any:
         mp.setenv("JHUBCTL_ARM_ENDPOINT", fake.url)
         (root / "jhubctl.yaml").write_text(yaml.safe_dump(base_config(SUB)))
         mp.chdir(root)
-        result = run_cli("provision", "--yes", *ONLY_ARGS)
+        result = run_cli("provision", "--yes")
     config = load_config(root / "jhubctl.yaml", environ={}).config
     yield Provisioned(fake, Ids(config, SUB), config, root, result)
     fake.stop()
-    if kube is not None:
-        kube.stop()
+    kube.stop()
     assert not fake.internal_errors, fake.internal_errors
 
 
@@ -389,7 +385,7 @@ def test_allow_any_source_opens_the_nsg_but_adds_no_storage_ip_rule(make_env) ->
 def test_journal_records_ids_not_secrets(provisioned: Provisioned) -> None:
     steps = json.loads((provisioned.root / ".jhubctl" / "state.json").read_text())["steps"]
     ids = provisioned.ids
-    assert sorted(steps) == sorted(RUN_STEPS)
+    assert sorted(steps) == sorted(PROVISION_STEPS)
     assert all(s["status"] == "succeeded" for s in steps.values()), steps
     assert steps["network"]["outputs"]["subnet_id"].lower() == ids.subnet.lower()
     assert steps["registry"]["outputs"]["login_server"] == f"{ACR}.azurecr.io"

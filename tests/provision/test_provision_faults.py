@@ -19,10 +19,9 @@ from typing import Any
 
 import pytest
 
+from jhubctl.provision import PROVISION_STEPS
+
 from tests.provision.conftest import (
-    FULL_GRAPH,
-    ONLY_ARGS,
-    RUN_STEPS,
     AzureEnv,
     assert_converged,
     json_steps,
@@ -54,15 +53,14 @@ def assert_clean_failure(code: int, stderr: str) -> None:
 
 
 def assert_csi_converged(env: AzureEnv) -> None:
-    if env.kube is not None:
-        driver = env.kube.get_object("csidrivers", "blob.csi.azure.com")
-        assert driver is not None and driver["spec"]["fsGroupPolicy"] == "File"
+    driver = env.kube.get_object("csidrivers", "blob.csi.azure.com")
+    assert driver is not None and driver["spec"]["fsGroupPolicy"] == "File"
 
 
 def assert_all_succeeded(env: AzureEnv) -> None:
     journal = env.journal()
-    assert sorted(journal) == sorted(RUN_STEPS)
-    assert {name: s["status"] for name, s in journal.items()} == {name: "succeeded" for name in RUN_STEPS}
+    assert sorted(journal) == sorted(PROVISION_STEPS)
+    assert {name: s["status"] for name, s in journal.items()} == {name: "succeeded" for name in PROVISION_STEPS}
 
 
 # -- transient 429/500 -----------------------------------------------------------------------------------------
@@ -159,12 +157,11 @@ def test_failed_operation_is_reported_with_its_azure_code_and_siblings_finish(ma
     assert journal[sibling]["status"] == "succeeded"
     assert env.fake.resources.get(sibling_id)["properties"]["provisioningState"] == "Succeeded"
     steps = json_steps(out)
-    dependents = {"aks": ["role-assignments", "kubeconfig"] + (["csi-driver"] if FULL_GRAPH else []),
-                  "storage": []}[target]
+    dependents = {"aks": ["role-assignments", "kubeconfig", "csi-driver"], "storage": []}[target]
     for name in dependents:
         assert steps[name]["status"] == "skipped", steps[name]
         assert journal.get(name, {}).get("status") != "succeeded"
-    for name in set(RUN_STEPS) - {target, *dependents}:
+    for name in set(PROVISION_STEPS) - {target, *dependents}:
         assert steps[name]["status"] == "succeeded", (name, steps[name])
 
 
@@ -206,7 +203,7 @@ CLI = [_SCRIPT] if os.access(_SCRIPT, os.X_OK) else [
 def start_provision_process(env: AzureEnv) -> subprocess.Popen[bytes]:
     child_env = dict(os.environ, JHUBCTL_ARM_ENDPOINT=env.fake.url)
     log = open(env.root / "killed-run.log", "wb")  # noqa: SIM115 - closed with the process below
-    proc = subprocess.Popen([*CLI, "provision", "--yes", *ONLY_ARGS], cwd=env.root, env=child_env, stdout=log,
+    proc = subprocess.Popen([*CLI, "provision", "--yes"], cwd=env.root, env=child_env, stdout=log,
                             stderr=subprocess.STDOUT)
     log.close()
     return proc
@@ -231,7 +228,7 @@ def assert_journal_parses(env: AzureEnv) -> None:
     if env.state_file.exists():
         doc = json.loads(env.state_file.read_text())
         for name, step in doc["steps"].items():
-            assert name in RUN_STEPS and step["status"] in ("running", "succeeded", "failed"), (name, step)
+            assert name in PROVISION_STEPS and step["status"] in ("running", "succeeded", "failed"), (name, step)
 
 
 @pytest.mark.parametrize("seed", [101, 202, 303])

@@ -11,21 +11,15 @@ from typing import Any
 import pytest
 
 from jhubctl.azure.arm import PROVIDERS
+from jhubctl.provision import PROVISION_STEPS
 
-from tests.provision.conftest import (
-    ONLY_ARGS,
-    RUN_STEPS,
-    AzureEnv,
-    json_steps,
-    paths,
-    snapshot,
-)
+from tests.provision.conftest import AzureEnv, json_steps, paths, snapshot
 
 
 def test_second_run_sends_no_write_and_reports_everything_unchanged(azure_env: AzureEnv) -> None:
     azure_env.provision_ok()
     before = snapshot(azure_env.fake)
-    arm_seen, kube_seen = len(azure_env.fake.requests), len(azure_env.kube.requests) if azure_env.kube else 0
+    arm_seen, kube_seen = len(azure_env.fake.requests), len(azure_env.kube.requests)
 
     code, out, err = azure_env.provision("--json")
 
@@ -33,7 +27,7 @@ def test_second_run_sends_no_write_and_reports_everything_unchanged(azure_env: A
     assert azure_env.writes(arm_seen) == []
     assert azure_env.kube_writes(kube_seen) == []
     steps = json_steps(out)
-    assert sorted(steps) == sorted(RUN_STEPS)
+    assert sorted(steps) == sorted(PROVISION_STEPS)
     for name, step in steps.items():
         assert step["status"] == "succeeded", (name, step)
         assert step["changes"], f"{name} reported no change at all"
@@ -44,7 +38,7 @@ def test_second_run_sends_no_write_and_reports_everything_unchanged(azure_env: A
 def test_dry_run_on_a_fresh_subscription_plans_every_create_and_changes_nothing(make_env) -> None:
     env: AzureEnv = make_env("fresh", ssh="generate", unregistered_providers=PROVIDERS)
 
-    code, out, err = env.run("provision", "--dry-run", "--json", *ONLY_ARGS)
+    code, out, err = env.run("provision", "--dry-run", "--json")
 
     assert code == 0, err
     assert env.writes() == [], paths(env.writes())
@@ -53,7 +47,7 @@ def test_dry_run_on_a_fresh_subscription_plans_every_create_and_changes_nothing(
     assert not env.state_file.exists(), "a dry run wrote the journal"
     assert not (env.state_dir / "ssh").exists(), "a dry run generated an SSH key"
     steps = json_steps(out)
-    assert sorted(steps) == sorted(RUN_STEPS)
+    assert sorted(steps) == sorted(PROVISION_STEPS)
     for name, step in steps.items():
         actions = {c["action"] for c in step["changes"]}
         assert step["status"] == "planned", (name, step)
@@ -69,12 +63,16 @@ def test_dry_run_on_a_fresh_subscription_plans_every_create_and_changes_nothing(
         assert rid.lower() in planned, f"{rid} missing from the plan"
     assert {f"provider {ns}".lower() for ns in PROVIDERS} <= planned
 
-    # The human table says the same: a create row for every resource.
-    code, out, err = env.run("provision", "--dry-run", *ONLY_ARGS)
+    # The human table says the same: a create row for every resource (ids shown without the
+    # subscription and group prefix, as `short` renders them).
+    from jhubctl.azure.desired import short_id as short
+
+    code, out, err = env.run("provision", "--dry-run")
     assert code == 0, err
     rows = [line.split() for line in out.splitlines()]
     for rid in (ids.group, ids.registry, ids.nsg, ids.vnet, ids.subnet, ids.storage, ids.container, ids.cluster):
-        assert any(rid in row and "create" in row for row in rows), f"no create row for {rid}:\n{out}"
+        assert any(short(rid) in row and "create" in row for row in rows), f"no create row for {rid}:\n{out}"
+    assert "resourceGroups/" + env.ids.group.rsplit("/", 1)[1] in out and "/subscriptions/" not in out
     assert env.writes() == [] and not env.state_file.exists()
 
 
@@ -106,7 +104,7 @@ def test_config_change_is_previewed_then_applied_alone(azure_env: AzureEnv, chan
     rid = {"registry": ids.registry, "nsg": ids.nsg, "storage": ids.storage}
     seen = len(env.fake.requests)
 
-    code, out, err = env.run("provision", "--dry-run", "--json", *ONLY_ARGS)
+    code, out, err = env.run("provision", "--dry-run", "--json")
 
     assert code == 0, err
     assert env.writes(seen) == [], paths(env.writes(seen))

@@ -12,27 +12,7 @@ import stat
 
 import pytest
 
-from tests.provision.conftest import FULL_GRAPH, TOKEN, AzureEnv
-
-#: A kubeconfig credential the fake ARM hands out when there is no fake Kubernetes API to point at.
-KUBE_TOKEN = "kube-user-token-7c5e0d3b9a1f4e2d8c6b"
-KUBECONFIG = f"""apiVersion: v1
-kind: Config
-clusters:
-- cluster:
-    server: https://jhub-aks-1a2b3c4d.hcp.eastus.azmk8s.io:443
-  name: jhub-aks
-contexts:
-- context:
-    cluster: jhub-aks
-    user: clusterUser_jhub-rg_jhub-aks
-  name: jhub-aks
-current-context: jhub-aks
-users:
-- name: clusterUser_jhub-rg_jhub-aks
-  user:
-    token: {KUBE_TOKEN}
-"""
+from tests.provision.conftest import TOKEN, AzureEnv
 
 
 def secrets_of(env: AzureEnv) -> dict[str, str]:
@@ -42,19 +22,13 @@ def secrets_of(env: AzureEnv) -> dict[str, str]:
     assert len(body) > 10
     found = {"access token": TOKEN, "private key": private.strip()}
     found.update({f"private key line {i}": line for i, line in enumerate(body) if len(line) >= 20})
-    found["kubeconfig credential"] = env.kube.token if env.kube is not None else KUBE_TOKEN
+    found["kubeconfig credential"] = env.kube.token
     return found
-
-
-def make(make_env, name: str) -> AzureEnv:
-    if FULL_GRAPH:
-        return make_env(name, ssh="generate")
-    return make_env(name, ssh="generate", kubeconfig=KUBECONFIG)
 
 
 @pytest.mark.parametrize("mode", ["text", "json"])
 def test_no_secret_in_output_journal_files_or_requests(make_env, mode: str) -> None:
-    env = make(make_env, mode)
+    env = make_env(mode, ssh="generate")
     extra = ["--json"] if mode == "json" else []
 
     first = env.provision_ok(*extra)
@@ -86,7 +60,7 @@ def test_no_secret_in_output_journal_files_or_requests(make_env, mode: str) -> N
 
 
 def test_private_key_and_kubeconfig_are_0600_in_a_0700_folder(make_env) -> None:
-    env = make(make_env, "modes")
+    env = make_env("modes", ssh="generate")
     env.provision_ok()
     mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
     assert mode(env.state_dir / "ssh" / "id_rsa") == 0o600
@@ -104,7 +78,7 @@ def test_private_key_and_kubeconfig_are_0600_in_a_0700_folder(make_env) -> None:
 
 
 def test_token_is_not_in_a_failure_either(make_env) -> None:
-    env = make(make_env, "failing")
+    env = make_env("failing", ssh="generate")
     env.fake.faults.fail_lro(env.ids.cluster, code="BadRequest", message="The request was bad.")
     code, out, err = env.provision()
     assert code == 1
@@ -115,7 +89,7 @@ def test_token_is_not_in_a_failure_either(make_env) -> None:
 
 def test_debug_traceback_does_not_show_the_token(make_env) -> None:
     """--debug prints tracebacks; the credential object must not render its token in them."""
-    env = make(make_env, "debug")
+    env = make_env("debug", ssh="generate")
     env.fake.faults.inject(400, "InvalidTemplate", "boom", method="GET", path_contains="/providers/Microsoft.Resources",
                            times=1)
     code, out, err = env.run("--debug", "provision", "--yes")
@@ -134,7 +108,7 @@ def test_merge_kubeconfig_adds_the_context_keeps_others_and_stays_0600(make_env,
         "  context: {cluster: other, user: other-user}\ncurrent-context: other\n")
     existing.chmod(0o600)
     monkeypatch.setenv("HOME", str(home))
-    env = make(make_env, "merge")
+    env = make_env("merge", ssh="generate")
 
     env.provision_ok("--merge-kubeconfig")
 

@@ -73,6 +73,15 @@ class Ids:
         return f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"
 
 
+def short_id(resource: str) -> str:
+    """An ARM id without the subscription and group prefix, for tables people read (JSON keeps ids whole)."""
+    if not resource.startswith("/subscriptions/"):
+        return resource
+    if "/providers/" in resource:
+        return resource.split("/providers/", 1)[1]
+    return resource.split("/", 3)[3]  # resourceGroups/<name>
+
+
 def tags(config: Config) -> dict[str, str]:
     return {"jhubctl-env": config.name}
 

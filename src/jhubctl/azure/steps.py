@@ -295,7 +295,7 @@ def role_assignments_step(env: Env) -> Step:
         changes = []
         for scope, role, principal, who in wanted(ctx):
             if principal is None:
-                changes.append(Change("create", f"{role} for the {who} on {scope} (once it exists)"))
+                changes.append(Change("create", f"{role} for the {who} on {desired.short_id(scope)} (once it exists)"))
                 continue
             rid = ids.role_assignment(scope, role, principal)
             changes.append(_plan(env.arm, ctx, rid, desired.role_assignment(ids, role, principal))[0])

@@ -42,7 +42,7 @@ def provision(
         typer.confirm("apply these changes?", abort=True, err=True)
 
     with contextlib.nullcontext() if dry_run else StateLock(loaded.state_dir, "provision"):
-        outcome = core.run(loaded, lambda names: StepView(out, names), dry_run=dry_run, only=only, approve=approve)
+        outcome = core.run(loaded, lambda names, phase: StepView(out, names, transient=phase == "plan"), dry_run=dry_run, only=only, approve=approve)
     _report(out, outcome.results if outcome.results is not None else outcome.plan,
             dry_run=outcome.results is None)
     if not outcome.ok:
@@ -54,6 +54,8 @@ def provision(
 
 
 def _report(out, results, *, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
+    from ..azure.desired import short_id
+
     if out.json_mode:
         out.data({"dry_run": dry_run, "steps": [r.as_dict() for r in results]})
         return
@@ -63,7 +65,7 @@ def _report(out, results, *, dry_run: bool) -> None:  # type: ignore[no-untyped-
             if c is None:
                 rows.append([r.name, r.status, "", "", r.error or ""])
             else:
-                rows.append([r.name, r.status, c.action, c.resource, ", ".join(c.fields)])
+                rows.append([r.name, r.status, c.action, short_id(c.resource), ", ".join(c.fields)])
     out.table(["STEP", "STATUS", "ACTION", "RESOURCE", "DETAIL"], rows)
     for r in results:
         if r.error:

@@ -12,8 +12,9 @@ STYLES = {"done": "green", "planned": "cyan", "failed": "red", "skipped": "yello
 
 
 class StepView:
-    def __init__(self, output: Output, names: list[str]):
+    def __init__(self, output: Output, names: list[str], *, transient: bool = False):
         self.output = output
+        self.transient = transient  # the planning view gives way to the plan table
         self.rows: dict[str, list[Any]] = {n: ["pending", "", None, None] for n in names}
         self._lock = threading.Lock()
         self._live: Any = None
@@ -22,7 +23,8 @@ class StepView:
         if self.output.interactive:
             from rich.live import Live
 
-            self._live = Live(self._render(), console=self.output.err, refresh_per_second=8, transient=False)
+            self._live = Live(self._render(), console=self.output.err, refresh_per_second=8,
+                              transient=self.transient)
             self._live.__enter__()
             self._live.get_renderable = self._render  # re-rendered on every refresh: elapsed time ticks
         return self
