@@ -281,7 +281,7 @@ class Loaded:
     state_dir: Path
 
 
-def _format_error(err: dict[str, Any], source: str) -> str:
+def _format_error(err: Any, source: str) -> str:  # pydantic ErrorDetails
     loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":

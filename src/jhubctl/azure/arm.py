@@ -223,4 +223,6 @@ class Arm:
             result = client.managed_clusters.list_cluster_user_credentials(group, cluster)
         except HttpResponseError as exc:
             raise from_sdk(exc, f"get credentials of {cluster}") from None
+        if not result.kubeconfigs or result.kubeconfigs[0].value is None:
+            raise AzureError(f"Azure returned no kubeconfig for {cluster}", code="NoKubeconfig")
         return bytes(result.kubeconfigs[0].value)

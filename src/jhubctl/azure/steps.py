@@ -303,7 +303,7 @@ def role_assignments_step(env: Env) -> Step:
 
     def apply(ctx: StepContext, changes: list[Change]) -> dict[str, Any]:
         done = {}
-        for (scope, role, principal, who), change in zip(wanted(ctx), changes):
+        for (scope, role, principal, who), change in zip(wanted(ctx), changes, strict=True):
             if principal is None:
                 raise AzureError(f"no principal id for the {who}: no step recorded one", code="NoPrincipal")
             rid = ids.role_assignment(scope, role, principal)
@@ -347,8 +347,9 @@ def csi_driver_step(env: Env) -> Step:
         from ..kube.csidriver import ensure_blob_fsgroup_policy
 
         result = ensure_blob_fsgroup_policy(env.kube_factory(path, cluster), env.state_dir / "backups", dry_run=True)
-        action = "unchanged" if result.action == "unchanged" else "update"
-        return [Change(action, "csidriver blob.csi.azure.com", () if action == "unchanged" else ("spec.fsGroupPolicy",))]
+        if result.action == "unchanged":
+            return [Change("unchanged", "csidriver blob.csi.azure.com")]
+        return [Change("update", "csidriver blob.csi.azure.com", ("spec.fsGroupPolicy",))]
 
     def apply(ctx: StepContext, changes: list[Change]) -> dict[str, Any]:
         from ..kube.csidriver import ensure_blob_fsgroup_policy

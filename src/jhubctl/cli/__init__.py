@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from typer._click.exceptions import ClickException  # typer >= 0.29 vendors its click
     except ImportError:
-        from click import ClickException  # type: ignore[no-redef]
+        from click import ClickException  # type: ignore[no-redef,assignment]
     from ..output import Output
 
     args = argv if argv is not None else sys.argv[1:]

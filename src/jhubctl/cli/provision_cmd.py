@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .context import JsonFlag, app_context
+
+if TYPE_CHECKING:
+    from ..output import Output
+    from ..steps.runner import StepResult
 
 
 def provision(
@@ -33,7 +37,7 @@ def provision(
     out = actx.output(json_flag)
     loaded = actx.loaded
 
-    def approve(plan: list) -> None:  # type: ignore[type-arg]
+    def approve(plan: list[StepResult]) -> None:
         if yes:
             return
         if not out.interactive:
@@ -41,8 +45,11 @@ def provision(
         _report(out, plan, dry_run=True)
         typer.confirm("apply these changes?", abort=True, err=True)
 
+    def view(names: list[str], phase: str) -> StepView:
+        return StepView(out, names, transient=phase == "plan")
+
     with contextlib.nullcontext() if dry_run else StateLock(loaded.state_dir, "provision"):
-        outcome = core.run(loaded, lambda names, phase: StepView(out, names, transient=phase == "plan"), dry_run=dry_run, only=only, approve=approve)
+        outcome = core.run(loaded, view, dry_run=dry_run, only=only, approve=approve)
     _report(out, outcome.results if outcome.results is not None else outcome.plan,
             dry_run=outcome.results is None)
     if not outcome.ok:
@@ -53,19 +60,17 @@ def provision(
         out.success(f"context {loaded.config.aks.cluster_name} merged into {core.merge_kubeconfig(loaded)}")
 
 
-def _report(out, results, *, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
+def _report(out: Output, results: list[StepResult], *, dry_run: bool) -> None:
     from ..azure.desired import short_id
 
     if out.json_mode:
         out.data({"dry_run": dry_run, "steps": [r.as_dict() for r in results]})
         return
-    rows = []
+    rows: list[list[str]] = []
     for r in results:
-        for c in r.changes or [None]:
-            if c is None:
-                rows.append([r.name, r.status, "", "", r.error or ""])
-            else:
-                rows.append([r.name, r.status, c.action, short_id(c.resource), ", ".join(c.fields)])
+        if not r.changes:
+            rows.append([r.name, r.status, "", "", r.error or ""])
+        rows += [[r.name, r.status, c.action, short_id(c.resource), ", ".join(c.fields)] for c in r.changes]
     out.table(["STEP", "STATUS", "ACTION", "RESOURCE", "DETAIL"], rows)
     for r in results:
         if r.error:

@@ -17,7 +17,7 @@ def append_cell(notebook: dict[str, Any] | None, code: str, execution_count: int
     """Return the notebook with one more code cell; validated, since a broken notebook is lost work for the user."""
     import nbformat
 
-    nb = nbformat.from_dict(notebook) if notebook is not None else new_notebook()
+    nb: Any = nbformat.from_dict(notebook) if notebook is not None else new_notebook()
     cell = nbformat.v4.new_code_cell(source=code, execution_count=execution_count)
     cell.outputs = [nbformat.from_dict(o) for o in outputs]
     nb.cells.append(cell)

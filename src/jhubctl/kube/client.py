@@ -25,7 +25,8 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
 from urllib.parse import quote
 
 from jhubctl.errors import ExitCode, JhubctlError
@@ -93,7 +94,7 @@ class KubeError(JhubctlError):
         )
 
     @classmethod
-    def from_response(cls, action: str, status: int, http_reason: str | None, body: bytes | str | None) -> "KubeError":
+    def from_response(cls, action: str, status: int, http_reason: str | None, body: bytes | str | None) -> KubeError:
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
         reason, message, details = http_reason or "", "", None
         try:
@@ -148,14 +149,14 @@ class KubeClient:
     """jhubctl's view of one cluster. Build it with :meth:`from_kubeconfig`; use as a context manager
     (or call :meth:`close`) to release the connection pool."""
 
-    def __init__(self, api_client: "ApiClient", *, context: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, api_client: ApiClient, *, context: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
         # Typed as Any on purpose: the generated client's signatures differ between major versions.
         self._api: Any = api_client
         self.context = context
         self.timeout = timeout
 
     @classmethod
-    def from_kubeconfig(cls, path: Path | str, context: str | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> "KubeClient":
+    def from_kubeconfig(cls, path: Path | str, context: str | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> KubeClient:
         """Load ``path`` (the file ``az aks get-credentials`` writes) with ``context`` or its current context.
 
         Refreshed credentials are not written back (``persist_config=False``): jhubctl never edits a
@@ -184,7 +185,7 @@ class KubeClient:
         if callable(close):
             close()
 
-    def __enter__(self) -> "KubeClient":
+    def __enter__(self) -> KubeClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -36,9 +36,10 @@ import itertools
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
-from typing import Any, Literal, Mapping, Protocol
+from typing import Any, Literal, Protocol
+from collections.abc import Mapping
 
 import yaml
 
@@ -176,7 +177,7 @@ def write_backup(obj: Mapping[str, Any], backup_dir: Path, *, now: datetime | No
 
     ``O_EXCL`` guarantees an older backup is never overwritten, even by two runs in the same second.
     """
-    when = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    when = (now or datetime.now(UTC)).astimezone(UTC)
     name = str((obj.get("metadata") or {}).get("name") or "unnamed")
     backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     header = (

@@ -58,7 +58,7 @@ def differences(want: Any, have: Any, path: str = "", exact: tuple[str, ...] = (
             return [] if normalise(want) == normalise(have) else [path]
         if len(want) != len(have):
             return [path]
-        return [p for i, (w, h) in enumerate(zip(want, have)) for p in differences(w, h, f"{path}[{i}]")]
+        return [p for i, (w, h) in enumerate(zip(want, have, strict=True)) for p in differences(w, h, f"{path}[{i}]")]
     return [] if _same_scalar(want, have) else [path]
 
 

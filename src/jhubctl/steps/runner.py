@@ -108,7 +108,7 @@ class StepRunner:
             return StepResult(step.name, "planned", changes, seconds=time.monotonic() - began)
 
         with ThreadPoolExecutor(max_workers=max(1, len(selected))) as pool:
-            for step, result in zip(selected, pool.map(one, selected)):
+            for step, result in zip(selected, pool.map(one, selected), strict=True):
                 results[step.name] = result
         return [results[s.name] for s in selected]
 
