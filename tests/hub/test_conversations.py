@@ -227,3 +227,21 @@ def test_a_notebook_that_cannot_be_saved_is_reported_not_lost_silently(running_h
         assert result.status == "ok" and result.stdout == "ran\n"  # the code ran; only the save fails
         with pytest.raises(HubError, match="blocked.ipynb"):
             it.close()
+
+
+def test_the_token_is_in_no_process_argv_and_no_log(running_hub: RunningHub) -> None:
+    """Secrets reach the hub through its environment only: argv is world-readable in /proc."""
+    from pathlib import Path
+
+    run(running_hub, "hal", "argv", "print(1)")
+    token = running_hub.token.encode()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            assert token not in cmdline, f"the API token is in the argv of pid {proc.name}"
+    assert token not in running_hub.hub.log.read_bytes()
+    assert token not in running_hub.hub.config_file.read_bytes()
+    assert token not in (running_hub.loaded.state_dir / "state.json").read_bytes()
