@@ -161,10 +161,18 @@ def run(loaded: Loaded, view: Callable[[list[str], str], Any], *, dry_run: bool,
 
 
 def resume_command(loaded: Loaded) -> str:
+    """The command that picks up where this run stopped, from any folder (re-running is safe)."""
+    import shlex
+
+    from .config import STATE_DIR_NAME
+
     parts = ["jhubctl"]
     if loaded.path is not None:
         parts += ["--config", str(loaded.path)]
-    return " ".join([*parts, "provision"])
+    default_state = (loaded.path.parent if loaded.path else Path.cwd()).absolute() / STATE_DIR_NAME
+    if loaded.state_dir != default_state:
+        parts += ["--state-dir", str(loaded.state_dir)]
+    return shlex.join([*parts, "provision"])
 
 
 def merge_kubeconfig(loaded: Loaded, target: Path | None = None) -> Path:

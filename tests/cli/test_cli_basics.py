@@ -330,3 +330,17 @@ def test_plan_table_shortens_arm_ids(resource: str, shown: str) -> None:
     from jhubctl.azure.desired import short_id as short
 
     assert short(resource) == shown
+
+
+def test_resume_command_names_the_config_and_a_non_default_state_dir(tmp_path: Path) -> None:
+    from jhubctl.config import load_config
+    from jhubctl.provision import resume_command
+
+    config = tmp_path / "my env" / "jhubctl.yaml"
+    config.parent.mkdir()
+    config.write_text("target: azure\n")
+    assert resume_command(load_config(config, environ={})) == f"jhubctl --config '{config}' provision"
+    elsewhere = tmp_path / "state"
+    assert resume_command(load_config(config, elsewhere, environ={})) == (
+        f"jhubctl --config '{config}' --state-dir {elsewhere} provision"
+    )
