@@ -1,14 +1,7 @@
-import sys
-from pathlib import Path
+import pytest
 
-# `python -m pytest` puts the project root on sys.path; plain `pytest` does not.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
+from tests.fakes.arm.fixtures import arm_clients, fake_arm, fake_arm_factory  # noqa: F401
 
-from tests.fakes.arm.fixtures import arm_clients, fake_arm, fake_arm_factory  # noqa: E402,F401
-
-import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -29,19 +29,14 @@ from typing import Any
 import pytest
 import yaml
 
-# `python -m pytest` puts the project root on sys.path; plain `pytest` does not.
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from tests.fakes.arm import FakeArm
+from tests.fakes.arm.fixtures import fake_arm, fake_arm_factory  # noqa: F401
+from tests.fakes.base.fixtures import allow_localhost, stop_all
+from tests.fakes.kube import FakeKube
+from tests.fakes.kube.objects import aks_blob_csidriver
 
-from tests.fakes.arm import FakeArm  # noqa: E402
-from tests.fakes.arm.fixtures import fake_arm, fake_arm_factory  # noqa: E402,F401
-from tests.fakes.base.fixtures import allow_localhost, stop_all  # noqa: E402
-from tests.fakes.kube import FakeKube  # noqa: E402
-from tests.fakes.kube.objects import aks_blob_csidriver  # noqa: E402
-
-from jhubctl.azure.desired import Ids  # noqa: E402
-from jhubctl.config import load_config  # noqa: E402
+from jhubctl.azure.desired import Ids
+from jhubctl.config import load_config
 
 #: The access token jhubctl gets from the environment; it must never show up anywhere but the header.
 #: Constant: test modules import this file as `tests.provision.conftest`, a second module object.
