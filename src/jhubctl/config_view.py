@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .config import ENV_OVERRIDES, Loaded
@@ -9,8 +10,6 @@ from .state import Secrets
 
 
 def effective(loaded: Loaded) -> dict[str, Any]:
-    import os
-
     secrets = Secrets(loaded.state_dir)
     return {
         "source": str(loaded.path) if loaded.path else "built-in defaults",

@@ -196,9 +196,11 @@ def test_lock_is_released_when_the_holder_is_killed(tmp_path: Path, lock_holder:
 
 def test_lock_is_released_on_exit_in_process(tmp_path: Path) -> None:
     with StateLock(tmp_path / "s", "up"):
-        pass
-    with StateLock(tmp_path / "s", "down"):
-        pass
+        assert StateLock.held(tmp_path / "s")
+    assert not StateLock.held(tmp_path / "s")
+    assert (tmp_path / "s" / "lock").read_text() == ""  # no stale holder line left behind
+    with StateLock(tmp_path / "s", "down"):  # a later command gets it at once
+        assert StateLock.held(tmp_path / "s")
 
 
 # --- crash safety ---------------------------------------------------------------------------------

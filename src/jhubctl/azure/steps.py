@@ -187,8 +187,7 @@ def ssh_key_step(env: Env) -> Step:
     generated = env.state_dir / "ssh" / "id_rsa.pub"
 
     def plan(ctx: StepContext) -> list[Change]:
-        if configured is not None:
-            sshkey.read_public_key(configured)
+        if configured is not None:  # checked to be RSA by provision's preflight
             return [Change("unchanged", str(configured))]
         return [Change("unchanged" if generated.exists() else "create", str(generated))]
 

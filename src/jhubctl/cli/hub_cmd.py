@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -110,8 +111,6 @@ def exec_(
     if (code is None) == (file is None):
         raise UsageError("give exactly one of --code CODE or --file PATH")
     if file is not None:
-        import sys
-
         try:
             code = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
         except OSError as exc:
@@ -130,8 +129,6 @@ def exec_(
     if out.json_mode:
         out.data(result.as_dict())
     else:
-        import sys
-
         sys.stdout.write(result.stdout)
         sys.stdout.flush()
         for output in result.outputs:
