@@ -24,10 +24,10 @@ import httpx
 from websockets.sync.client import connect
 
 from jhubctl.config import load_config
-from jhubctl.hub.client import HubClient
-from jhubctl.hub.kernel import execute_request
+from jhubctl.hubapi.client import HubClient
+from jhubctl.hubapi.kernel import execute_request
 from jhubctl.interpreter import Interpreter
-from jhubctl.local.runner import Runner
+from jhubctl.local.process import HubProcess
 from jhubctl.state import Secrets
 
 
@@ -64,7 +64,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         loaded = load_config(None, Path(tmp) / ".jhubctl", environ={})
-        runner = Runner(loaded)
+        runner = HubProcess(loaded)
         hub, _ = runner.start()
         token = Secrets(loaded.state_dir, environ={}).api_token()
         try:

@@ -1,6 +1,6 @@
 """The code-interpreter tool as a library: what an assistant calls, with or without the CLI.
 
-    from jhubctl.hub.client import HubClient
+    from jhubctl.hubapi.client import HubClient
     from jhubctl.interpreter import Interpreter
     with HubClient(hub_url, token) as hub, Interpreter(hub, "alice", "c-42") as it:
         result = it.execute("print(1 + 1)", timeout=30)
@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
-from .hub.client import HubClient, ProgressCallback, StartResult
-from .hub.kernel import Execution, KernelChannel
-from .hub.notebook import append_cell
-from .hub.server import ServerClient
+from .hubapi.client import HubClient, ProgressCallback, StartResult
+from .hubapi.kernel import Execution, KernelChannel
+from .hubapi.notebook import append_cell
+from .hubapi.server import ServerClient
 from .spawner.naming import InvalidName, normalize_conversation, normalize_user
 
 

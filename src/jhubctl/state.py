@@ -60,7 +60,7 @@ def write_private(path: Path, text: str) -> None:
 
 
 @dataclass
-class Step:
+class Record:
     status: str  # running | succeeded | failed | stopped
     started_at: str | None = None
     finished_at: str | None = None
@@ -76,7 +76,7 @@ class Journal:
         self.state_dir = state_dir
         self.path = state_dir / STATE_FILE
 
-    def steps(self) -> dict[str, Step]:
+    def steps(self) -> dict[str, Record]:
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -86,16 +86,16 @@ class Journal:
                 f"state file {self.path} is unreadable ({exc})",
                 hint="move it aside; jhubctl re-checks real resources, so a fresh journal is safe",
             ) from None
-        return {name: Step(**data) for name, data in raw.get("steps", {}).items()}
+        return {name: Record(**data) for name, data in raw.get("steps", {}).items()}
 
-    def get(self, name: str) -> Step | None:
+    def get(self, name: str) -> Record | None:
         return self.steps().get(name)
 
-    def _save(self, steps: dict[str, Step]) -> None:
+    def _save(self, steps: dict[str, Record]) -> None:
         doc = {"version": SCHEMA_VERSION, "steps": {n: vars(s) for n, s in sorted(steps.items())}}
         write_private(self.path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
-    def record(self, name: str, step: Step) -> None:
+    def record(self, name: str, step: Record) -> None:
         steps = self.steps()
         steps[name] = step
         self._save(steps)
@@ -110,14 +110,14 @@ class Journal:
         """Mark a step running; on exit record succeeded with the outputs the body filled in, or failed."""
         outputs: dict[str, Any] = {}
         started = now()
-        self.record(name, Step("running", started, None, config_hash))
+        self.record(name, Record("running", started, None, config_hash))
         try:
             yield outputs
         except BaseException as exc:
             message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-            self.record(name, Step("failed", started, now(), config_hash, outputs, message))
+            self.record(name, Record("failed", started, now(), config_hash, outputs, message))
             raise
-        self.record(name, Step("succeeded", started, now(), config_hash, outputs))
+        self.record(name, Record("succeeded", started, now(), config_hash, outputs))
 
 
 class StateLock:

@@ -24,11 +24,11 @@ def collect(loaded: Loaded) -> dict[str, Any]:
 
 def hub_health(loaded: Loaded) -> dict[str, Any]:
     from .errors import NotFoundError
-    from .hub.connect import hub_url
-    from .local.runner import Runner, healthy
+    from .hubapi.connect import hub_url
+    from .local.process import HubProcess, healthy
 
     if loaded.config.target == "local" and not loaded.config.hub.url:
-        running = Runner(loaded).current()
+        running = HubProcess(loaded).current()
         if running is None:
             return {"health": "not running", "url": None}
         version = healthy(running.url)

@@ -185,7 +185,7 @@ BAD_IDS = ["../x", "a/b", ""]
 @pytest.fixture
 def no_hub_requests(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     """Records (and refuses) any request to a hub, so a test proves none was attempted."""
-    from jhubctl.hub.client import HubClient
+    from jhubctl.hubapi.client import HubClient
 
     calls: list[tuple[str, str]] = []
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from jhubctl.config import Loaded, load_config
-from jhubctl.hub.client import HubClient
-from jhubctl.local.runner import LocalHub, Runner
+from jhubctl.hubapi.client import HubClient
+from jhubctl.local.process import LocalHub, HubProcess
 from jhubctl.state import Secrets
 
 
@@ -37,7 +37,7 @@ def start_hub(state_dir: Path, config: str = "target: local\n") -> RunningHub:
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir.parent / "jhubctl.yaml").write_text(config)
     loaded = load_config(state_dir.parent / "jhubctl.yaml", state_dir, environ={})
-    hub, started = Runner(loaded).start()
+    hub, started = HubProcess(loaded).start()
     assert started
     token = Secrets(state_dir, environ={}).api_token()
     assert token
@@ -51,7 +51,7 @@ def running_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub
     try:
         yield hub
     finally:
-        Runner(hub.loaded).stop()
+        HubProcess(hub.loaded).stop()
         os.environ.update(saved)
 
 
@@ -67,4 +67,4 @@ def hub_factory(tmp_path: Path) -> Iterator[Callable[[str], RunningHub]]:
 
     yield make
     for hub in started:
-        Runner(hub.loaded).stop()
+        HubProcess(hub.loaded).stop()

@@ -10,7 +10,7 @@ import httpx
 import nbformat
 import pytest
 
-from jhubctl.hub.client import HubClient
+from jhubctl.hubapi.client import HubClient
 from jhubctl.interpreter import Interpreter
 
 from typing import TYPE_CHECKING
@@ -217,7 +217,7 @@ def test_service_token_has_only_the_scopes_it_needs(running_hub: RunningHub) -> 
 
 
 def test_a_notebook_that_cannot_be_saved_is_reported_not_lost_silently(running_hub: RunningHub) -> None:
-    from jhubctl.hub.client import HubError
+    from jhubctl.hubapi.client import HubError
 
     with running_hub.client() as client:
         it = Interpreter(client, "gina", "blocked")

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from jhubctl.errors import ExitCode, NotFoundError, TimeoutExceeded
-from jhubctl.hub.client import HubClient, HubError, SpawnFailed
+from jhubctl.hubapi.client import HubClient, HubError, SpawnFailed
 from jhubctl.interpreter import Interpreter
 
 HUB = "http://hub.test"

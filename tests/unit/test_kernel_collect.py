@@ -7,7 +7,7 @@ import json
 import nbformat
 import pytest
 
-from jhubctl.hub.kernel import Execution, _Collector, execute_request
+from jhubctl.hubapi.kernel import Execution, _Collector, execute_request
 
 
 def collect(*messages: tuple[str, dict]) -> _Collector:

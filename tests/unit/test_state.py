@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from jhubctl.errors import ExitCode, JhubctlError, LockedError
-from jhubctl.state import Journal, Secrets, StateLock, Step
+from jhubctl.state import Journal, Secrets, StateLock, Record
 
 
 def mode(path: Path) -> int:
@@ -39,7 +39,7 @@ def permissive_umask() -> Iterator[None]:
 
 def test_state_and_secrets_are_private(tmp_path: Path, permissive_umask: None) -> None:
     state_dir = tmp_path / "fresh" / ".jhubctl"
-    Journal(state_dir).record("provision", Step("succeeded", outputs={"rg": "jhub-rg"}))
+    Journal(state_dir).record("provision", Record("succeeded", outputs={"rg": "jhub-rg"}))
     Secrets(state_dir, environ={}).api_token()
 
     assert mode(state_dir) == 0o700
@@ -50,7 +50,7 @@ def test_state_and_secrets_are_private(tmp_path: Path, permissive_umask: None) -
 def test_rewritten_state_stays_private(tmp_path: Path, permissive_umask: None) -> None:
     journal = Journal(tmp_path / "s")
     for i in range(3):
-        journal.record(f"step{i}", Step("succeeded"))
+        journal.record(f"step{i}", Record("succeeded"))
     assert mode(journal.path) == 0o600
 
 
@@ -111,8 +111,8 @@ def test_step_failure_uses_the_user_facing_message(tmp_path: Path) -> None:
 
 def test_steps_are_kept_side_by_side_and_forgettable(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "s")
-    journal.record("a", Step("succeeded", outputs={"x": 1}))
-    journal.record("b", Step("failed", error="nope"))
+    journal.record("a", Record("succeeded", outputs={"x": 1}))
+    journal.record("b", Record("failed", error="nope"))
     assert set(journal.steps()) == {"a", "b"}
     journal.forget("a")
     assert set(Journal(tmp_path / "s").steps()) == {"b"}
@@ -172,9 +172,9 @@ def test_second_lock_names_the_holder(tmp_path: Path, lock_holder: subprocess.Po
 def test_up_exits_5_while_another_process_holds_the_lock(
     cli, tmp_path: Path, lock_holder: subprocess.Popen[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from jhubctl.local.runner import Runner
+    from jhubctl.local.process import HubProcess
 
-    monkeypatch.setattr(Runner, "start", lambda self: pytest.fail("`up` started a hub without holding the lock"))
+    monkeypatch.setattr(HubProcess, "start", lambda self: pytest.fail("`up` started a hub without holding the lock"))
     code, out, err = cli("up", "--no-smoke-test")
     assert code == ExitCode.LOCKED
     assert f"pid {lock_holder.pid}" in err
@@ -209,7 +209,7 @@ WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from jhubctl.state import Journal, Step
+    from jhubctl.state import Journal, Record
 
     journal = Journal(Path(sys.argv[1]))
     blob = "x" * 300_000
@@ -217,7 +217,7 @@ WRITER = textwrap.dedent(
     i = 0
     while True:
         i += 1
-        journal.record(f"step-{i % 4}", Step("succeeded", outputs={"i": i, "blob": blob}))
+        journal.record(f"step-{i % 4}", Record("succeeded", outputs={"i": i, "blob": blob}))
     """
 )
 
@@ -255,7 +255,7 @@ def test_sigkill_during_writes_never_corrupts_state(tmp_path: Path) -> None:
     assert seen_steps > 0, "no write ever completed: the test did not exercise anything"
     # leftover temp files from killed writers do not disturb the next read or write
     journal = Journal(state_dir)
-    journal.record("after", Step("succeeded", outputs={"ok": True}))
+    journal.record("after", Record("succeeded", outputs={"ok": True}))
     assert journal.get("after").outputs == {"ok": True}
     assert json.loads((state_dir / "state.json").read_text())["steps"]["after"]["status"] == "succeeded"
 
@@ -303,10 +303,10 @@ def test_token_source_is_the_file_otherwise(tmp_path: Path) -> None:
 
 
 def test_status_reports_a_running_step_without_a_lock_holder_as_interrupted(tmp_path: Path, cli) -> None:
-    from jhubctl.state import Step
+    from jhubctl.state import Record
 
     state = tmp_path / ".jhubctl"
-    Journal(state).record("aks", Step("running", "2026-01-01T00:00:00+00:00"))
+    Journal(state).record("aks", Record("running", "2026-01-01T00:00:00+00:00"))
     code, out, _ = cli("--state-dir", str(state), "status", "--json")
     assert code == 0 and json.loads(out)["steps"]["aks"]["status"] == "interrupted"
     with StateLock(state, "provision"):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..steps.desired import differences, merge
+from ..steps.diff import differences, merge
 from ..steps.model import Change, Step, StepContext
 from . import desired
 from .arm import PROVIDERS, Arm

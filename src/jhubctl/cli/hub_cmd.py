@@ -18,7 +18,7 @@ Timeout = Annotated[float | None, typer.Option("--timeout", help="Seconds to wai
 def start_server(ctx: typer.Context, user: User, conversation: Conversation, timeout: Timeout = None,
                  json_flag: JsonFlag = False) -> None:
     """Start (or find running) the server of USER's CONVERSATION and print its URL."""
-    from ..hub.connect import connect
+    from ..hubapi.connect import connect
     from ..interpreter import Interpreter, validate
 
     actx = app_context(ctx)
@@ -47,7 +47,7 @@ def stop_server(
     json_flag: JsonFlag = False,
 ) -> None:
     """Stop the server of USER's CONVERSATION (files in its folder are kept)."""
-    from ..hub.connect import connect
+    from ..hubapi.connect import connect
     from ..interpreter import validate
 
     actx = app_context(ctx)
@@ -66,7 +66,7 @@ def servers(
     json_flag: JsonFlag = False,
 ) -> None:
     """List running servers (one per active conversation)."""
-    from ..hub.connect import connect
+    from ..hubapi.connect import connect
     from ..interpreter import validate
 
     actx = app_context(ctx)
@@ -102,7 +102,7 @@ def exec_(
     Exit 0 when the code ran, 3 when it raised, 4 when it timed out and was interrupted.
     """
     from ..errors import ExitCode, UsageError
-    from ..hub.connect import connect
+    from ..hubapi.connect import connect
     from ..interpreter import Interpreter, validate
 
     actx = app_context(ctx)

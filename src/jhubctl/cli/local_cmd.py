@@ -19,7 +19,7 @@ def up(
     Running it again is a no-op that reports the running hub.
     """
     from ..errors import UsageError
-    from ..local.runner import Runner
+    from ..local.process import HubProcess
     from ..local.smoke import smoke_test as run_smoke
     from ..state import Secrets, StateLock
 
@@ -32,7 +32,7 @@ def up(
             hint="set target: local in the config, or use the step commands as they land (see docs/)",
         )
     with StateLock(loaded.state_dir, "up"):
-        runner = Runner(loaded)
+        runner = HubProcess(loaded)
         with out.progress("starting the local hub"):
             hub, started = runner.start()
         if started:
@@ -59,14 +59,14 @@ def up(
 
 def down(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
     """Stop the local hub and every user server it runs (their folders and notebooks stay)."""
-    from ..local.runner import Runner
+    from ..local.process import HubProcess
     from ..state import StateLock
 
     actx = app_context(ctx)
     out = actx.output(json_flag)
     with StateLock(actx.loaded.state_dir, "down"):
         with out.progress("stopping the local hub"):
-            hub = Runner(actx.loaded).stop()
+            hub = HubProcess(actx.loaded).stop()
     out.success(f"local hub at {hub.url} stopped")
     out.data({"url": hub.url, "stopped": True})
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..config import Loaded
 from ..errors import JhubctlError
-from ..hub.client import HubClient, ProgressCallback
+from ..hubapi.client import HubClient, ProgressCallback
 from ..interpreter import Interpreter
 from ..spawner.naming import conversation_subpath
 from ..state import Secrets

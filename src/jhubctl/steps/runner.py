@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..errors import UsageError
-from ..state import Journal, Step as JournalStep, now
+from ..state import Journal, Record, now
 from .model import Change, Step, StepContext
 
 Describe = Callable[[BaseException], tuple[str, str | None]]
@@ -155,7 +155,7 @@ class StepRunner:
         started = now()
         with self._lock:
             snapshot = {k: dict(v) for k, v in inputs.items()}
-            self.journal.record(step.name, JournalStep("running", started, None, self.config_hash))
+            self.journal.record(step.name, Record("running", started, None, self.config_hash))
         ctx = StepContext(inputs=snapshot, transient=self.transient)
         changes: list[Change] = []
         try:
@@ -167,12 +167,12 @@ class StepRunner:
         except Exception as exc:  # noqa: BLE001 - a failed step is a result, siblings go on
             message, hint = self.describe(exc)
             with self._lock:
-                self.journal.record(step.name, JournalStep("failed", started, now(), self.config_hash, {}, message))
+                self.journal.record(step.name, Record("failed", started, now(), self.config_hash, {}, message))
             self.view.update(step.name, "failed", message)
             return StepResult(step.name, "failed", changes, error=message, hint=hint,
                               seconds=time.monotonic() - began)
         with self._lock:
-            self.journal.record(step.name, JournalStep("succeeded", started, now(), self.config_hash, outputs))
+            self.journal.record(step.name, Record("succeeded", started, now(), self.config_hash, outputs))
         self.view.update(step.name, "done", summary(changes))
         return StepResult(step.name, "succeeded", changes, outputs, seconds=time.monotonic() - began)
 

@@ -1,4 +1,4 @@
-"""Compare and merge REST-shaped desired state with what ARM (or Kubernetes) returns.
+"""Compare and merge REST-shaped desired state with what ARM (or Kubernetes) returns: the diff of a step's plan.
 
 Only keys we set are compared: Azure adds defaults and read-only fields, and another tool (or the
 cluster itself) may own the rest. Lists of named children (subnets, rules, pools, IP rules) are

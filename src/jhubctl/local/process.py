@@ -97,7 +97,7 @@ def healthy(url: str, timeout: float = 2.0) -> str | None:
     return resp.json().get("version") if resp.status_code == 200 else None
 
 
-class Runner:
+class HubProcess:
     def __init__(self, loaded: Loaded):
         self.loaded = loaded
         self.config = loaded.config
