@@ -65,7 +65,7 @@ def test_the_checker_catches_bad_imports() -> None:
 
 
 def test_package_has_the_expected_modules() -> None:
-    assert [m.name for m in MODULES] == ["__init__.py", "kube.py", "local.py", "naming.py"]
+    assert [m.name for m in MODULES] == ["__init__.py", "auth.py", "kube.py", "local.py", "naming.py"]
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
@@ -100,7 +100,8 @@ def test_copied_package_imports_alone(tmp_path: Path) -> None:
         root,
         """
         import json, sys
-        import jhubctl.spawner.kube, jhubctl.spawner.local
+        import jhubctl.spawner.auth, jhubctl.spawner.kube, jhubctl.spawner.local
+        from jhubctl.spawner.auth import ConversationAuthenticator
         from jhubctl.spawner.kube import KubeConversationSpawner
         from jhubctl.spawner.local import LocalConversationSpawner
         from jhubctl.spawner import spawn_target
@@ -109,12 +110,14 @@ def test_copied_package_imports_alone(tmp_path: Path) -> None:
             "target": list(spawn_target("alice", "", {"conversationId": "C1"})),
             "kube": KubeConversationSpawner.__mro__[1].__module__,
             "local": LocalConversationSpawner.__mro__[1].__name__,
+            "auth": ConversationAuthenticator.__mro__[1].__name__,
         }))
         """,
     )
     assert sorted(seen["modules"]) == [
         "jhubctl",
         "jhubctl.spawner",
+        "jhubctl.spawner.auth",
         "jhubctl.spawner.kube",
         "jhubctl.spawner.local",
         "jhubctl.spawner.naming",
@@ -124,6 +127,7 @@ def test_copied_package_imports_alone(tmp_path: Path) -> None:
     assert seen["target"] == ["alice", "c1", "alice/conversations/c1"]
     assert seen["kube"] == "kubespawner.spawner"
     assert seen["local"] == "SimpleLocalProcessSpawner"
+    assert seen["auth"] == "NullAuthenticator"
 
 
 def test_local_spawner_works_without_kubespawner(tmp_path: Path) -> None:
@@ -141,7 +145,7 @@ def test_local_spawner_works_without_kubespawner(tmp_path: Path) -> None:
                 return None
 
         sys.meta_path.insert(0, NoKubespawner())
-        import jhubctl.spawner, jhubctl.spawner.local
+        import jhubctl.spawner, jhubctl.spawner.auth, jhubctl.spawner.local
         try:
             import jhubctl.spawner.kube
         except ImportError as e:

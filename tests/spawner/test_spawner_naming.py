@@ -30,14 +30,14 @@ def _kubespawner_label(name: str) -> str:
     return escapism.escape(name, safe=safe, escape_char="-").lower()
 
 
-def _at_cost(cost: int, hyphens: int) -> str:
-    """A name of a-z0-9 with `hyphens` single '-' that costs exactly `cost` once escaped."""
+def _at_cost(cost: int, hyphens: int, char: str = "-") -> str:
+    """A name of a-z0-9 with `hyphens` single `char` ('-' or '_') that costs exactly `cost` once escaped."""
     length = cost - 2 * hyphens
     chars = ["a"] * length
     for i in range(hyphens):
-        chars[1 + 2 * i] = "-"
+        chars[1 + 2 * i] = char
     name = "".join(chars)
-    assert escaped_length(name) == cost and not name.endswith("-")
+    assert escaped_length(name) == cost and not name.endswith(char)
     return name
 
 
@@ -54,6 +54,11 @@ def _at_cost(cost: int, hyphens: int) -> str:
         ("ABC", "abc"),
         ("0", "0"),
         ("a--b", "a--b"),
+        ("a_b", "a_b"),  # the seed's client turns every non-alphanumeric run into '_'
+        ("x_example_com", "x_example_com"),  # x@example.com after that client
+        ("John_Doe_contoso_com", "john_doe_contoso_com"),  # a UPN, folded
+        ("0123abc", "0123abc"),  # digits first (object ids, employee numbers)
+        ("a__b", "a__b"),
     ],
 )
 @pytest.mark.parametrize("normalize", [normalize_user, normalize_conversation])
@@ -65,15 +70,16 @@ def test_a_uuid_fits_a_kubespawner_label() -> None:
     assert len(_kubespawner_label(UUID)) == escaped_length(UUID) == 44 <= MAX_ESCAPED_LENGTH
 
 
+@pytest.mark.parametrize("char", ["-", "_"])
 @pytest.mark.parametrize("hyphens", [0, 1, 4, 10])
 @pytest.mark.parametrize("normalize", [normalize_user, normalize_conversation])
-def test_length_limit_is_exact(normalize, hyphens: int) -> None:
-    at_limit = _at_cost(MAX_ESCAPED_LENGTH, hyphens)
+def test_length_limit_is_exact(normalize, hyphens: int, char: str) -> None:
+    at_limit = _at_cost(MAX_ESCAPED_LENGTH, hyphens, char)
     assert normalize(at_limit) == at_limit
     # the limit is the one KubeSpawner's label escaping needs
     assert len(_kubespawner_label(at_limit)) == MAX_ESCAPED_LENGTH
 
-    over = _at_cost(MAX_ESCAPED_LENGTH + 1, hyphens)
+    over = _at_cost(MAX_ESCAPED_LENGTH + 1, hyphens, char)
     with pytest.raises(InvalidName, match="too long") as info:
         normalize(over)
     assert len(_kubespawner_label(over)) == MAX_ESCAPED_LENGTH + 1
@@ -104,8 +110,10 @@ REFUSED = [
     ("-a", "starts with '-'"),
     ("a-", "ends with '-'"),
     ("-", "starts with '-'"),
-    ("a_b", "contains '_'"),
+    ("_a", "starts with '_'"),
+    ("a_", "ends with '_'"),
     ("a@b", "contains '@'"),
+    ("x@example.com", "contains '.'"),
     ("caf\u00e9", "non-ASCII character 'é' (U+00E9"),
     ("\u0430bc", "U+0430 CYRILLIC SMALL LETTER A"),  # looks like Latin 'abc'
     ("\u212a", "U+212A KELVIN SIGN"),  # lowercases to ASCII 'k'
@@ -128,7 +136,7 @@ def test_refused_conversation_ids_say_why(raw: str, reason: str) -> None:
     message = str(error)
     assert message.startswith(f"invalid conversation id {raw!r}: ")
     assert reason in message
-    assert "only a-z, 0-9 and '-' are allowed" in message
+    assert "only a-z, 0-9, '-' and '_' are allowed" in message
     assert "\n" not in message
 
 
@@ -171,7 +179,7 @@ def test_message_survives_jupyterhub_overwriting_reason() -> None:
         normalize_conversation("../x")
     info.value.reason = "error"
     assert "path separator '/'" in str(info.value)
-    assert str(info.value).endswith("no leading/trailing '-')")
+    assert str(info.value).endswith("first and last a letter or digit)")
 
 
 def test_invalid_name_field_is_checked() -> None:

@@ -61,7 +61,7 @@ def test_service_token_comes_from_the_environment(tmp_path: Path, monkeypatch: p
 
 def test_hub_basics(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     c = load(rendered(tmp_path, parse_config({"servers": {"named_server_limit": 7}})), monkeypatch)
-    assert c.JupyterHub.authenticator_class == "null"
+    assert c.JupyterHub.authenticator_class == "jhubctl.spawner.auth.ConversationAuthenticator"
     assert c.JupyterHub.spawner_class == "jhubctl.spawner.local.LocalConversationSpawner"
     assert c.JupyterHub.allow_named_servers is True
     assert c.JupyterHub.named_server_limit_per_user == 7

@@ -1,10 +1,11 @@
-"""The conversation spawner: one folder per (user, conversation), validated before anything is made.
+"""What runs inside the hub: the conversation spawner and the authenticator that checks names.
 
-This package is copied alone into the hub image (beside an empty ``jhubctl/__init__.py``), so it
-imports nothing from the rest of jhubctl. Only the naming helpers are re-exported here: the spawner
-classes live in ``jhubctl.spawner.kube`` (needs kubespawner, present in the hub image only) and
-``jhubctl.spawner.local`` (the embedded local target, which has no kubespawner). Importing this
-package must work, and stay cheap, on both.
+One folder per (user, conversation), validated before anything is made. This package is copied
+alone into the hub image (beside an empty ``jhubctl/__init__.py``), so it imports nothing from the
+rest of jhubctl. Only the naming helpers are re-exported here: the spawner classes live in
+``jhubctl.spawner.kube`` (needs kubespawner, present in the hub image only) and
+``jhubctl.spawner.local`` (the embedded local target, which has no kubespawner), the authenticator in
+``jhubctl.spawner.auth``. Importing this package must work, and stay cheap, on both.
 """
 
 from . import naming

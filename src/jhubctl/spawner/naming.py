@@ -10,8 +10,10 @@ A user name and a conversation id end up in four places at once, and each has it
 * Kubernetes objects made by KubeSpawner 6.1.0 from the *raw* hub names;
 * the local target's folders, where a name must mean the same thing on every file system.
 
-So a name is plain ASCII ``a-z``, ``0-9`` and ``-``, with no leading or trailing ``-``. Letters are
-folded to lowercase, but only *after* the ASCII check: ``str.lower()`` turns KELVIN SIGN (U+212A)
+So a name is plain ASCII ``a-z``, ``0-9``, ``-`` and ``_``, starting and ending with a letter or digit.
+``_`` is there because identity systems and the seed's own client produce it (``x@example.com`` becomes
+``x_example_com``); ``.`` and ``@`` are not, because ``.`` makes dot-segments and both would need
+escaping in URLs and folder names. Letters are folded to lowercase, but only *after* the ASCII check: ``str.lower()`` turns KELVIN SIGN (U+212A)
 into ``k``, and Cyrillic ``а`` looks like Latin ``a``; such names must be refused, never folded
 into somebody else's name.
 
@@ -28,12 +30,13 @@ KubeSpawner 6.1.0 (``kubespawner/spawner.py``) escapes names with
   ``claim-{username}--{servername}``.
 
 Kubernetes label values are at most 63 characters and must start and end with an alphanumeric
-character. ``-`` is KubeSpawner's escape character, so every ``-`` in a name becomes ``-2d``
-(3 characters) in the label; any other character outside ``a-z0-9`` (an uppercase letter, too)
-becomes ``-XX``, which is why names handed to KubeSpawner must already be lowercase (``Alice``
-gives the invalid label ``-41lice``).
+character. ``-`` is KubeSpawner's escape character, so every ``-`` in a name becomes ``-2d`` and
+every ``_`` becomes ``-5f`` (3 characters each) in the label; any other character outside ``a-z0-9``
+(an uppercase letter, too) becomes ``-XX``, which is why names handed to KubeSpawner must already be
+lowercase (``Alice`` gives the invalid label ``-41lice``), and why a name may not start or end with
+``-`` or ``_`` (the label would start or end with ``-``).
 
-The limit is therefore on the *escaped* length: ``len(name) + 2 * name.count('-') <= 63``
+The limit is therefore on the *escaped* length: ``len(name) + 2 * (count of '-' and '_') <= 63``
 (``MAX_ESCAPED_LENGTH``). A name without ``-`` may have 63 characters (``MAX_NAME_LENGTH``); a
 UUID (36 characters, 4 ``-``) needs 44, so UUIDs always fit. A flat raw limit could not do both:
 a raw limit that is safe for the worst case (``a-a-a…``, nearly 3 characters per character) would
@@ -58,7 +61,7 @@ from typing import Any, NamedTuple
 __all__ = [
     "ALLOWED_DESCRIPTION",
     "CONVERSATION_OPTION_KEYS",
-    "ESCAPED_HYPHEN_LENGTH",
+    "ESCAPED_CHAR_LENGTH",
     "MAX_CONVERSATION_LENGTH",
     "MAX_ESCAPED_LENGTH",
     "MAX_NAME_LENGTH",
@@ -67,6 +70,7 @@ __all__ = [
     "SpawnTarget",
     "conversation_subpath",
     "escaped_length",
+    "hub_user",
     "normalize_conversation",
     "normalize_user",
     "resolve_conversation",
@@ -76,11 +80,11 @@ __all__ = [
 #: Kubernetes label values (``hub.jupyter.org/username``, ``hub.jupyter.org/servername``) hold at
 #: most 63 characters; KubeSpawner puts the escaped names there.
 MAX_ESCAPED_LENGTH = 63
-#: KubeSpawner escapes ``-`` as ``-2d``: each ``-`` in a name costs 3 characters of a label value.
-ESCAPED_HYPHEN_LENGTH = 3
-#: Longest user name (one without ``-``); names with ``-`` are shorter, see ``escaped_length``.
+#: KubeSpawner escapes ``-`` as ``-2d`` and ``_`` as ``-5f``: each costs 3 characters of a label value.
+ESCAPED_CHAR_LENGTH = 3
+#: Longest user name (one without ``-`` or ``_``); others are shorter, see ``escaped_length``.
 MAX_USER_LENGTH = MAX_ESCAPED_LENGTH
-#: Longest conversation id (one without ``-``); a UUID costs 44 of the 63.
+#: Longest conversation id (one without ``-`` or ``_``); a UUID costs 44 of the 63.
 MAX_CONVERSATION_LENGTH = MAX_ESCAPED_LENGTH
 #: Longest name of either kind.
 MAX_NAME_LENGTH = max(MAX_USER_LENGTH, MAX_CONVERSATION_LENGTH)
@@ -90,11 +94,13 @@ MAX_NAME_LENGTH = max(MAX_USER_LENGTH, MAX_CONVERSATION_LENGTH)
 CONVERSATION_OPTION_KEYS: tuple[str, ...] = ("conversation_id", "conversationId")
 
 ALLOWED_DESCRIPTION = (
-    "only a-z, 0-9 and '-' are allowed (1-63 chars, each '-' counting as 3; "
-    "no leading/trailing '-')"
+    "only a-z, 0-9, '-' and '_' are allowed (1-63 chars, each '-' or '_' counting as 3; "
+    "first and last a letter or digit)"
 )
 
-_ALLOWED_CHARS = frozenset(string.ascii_letters + string.digits + "-")
+#: Characters KubeSpawner must escape, each into three (``-XX``).
+_ESCAPED_CHARS = "-_"
+_ALLOWED_CHARS = frozenset(string.ascii_letters + string.digits + _ESCAPED_CHARS)
 _FIELD_LABELS = {"user": "user name", "conversation": "conversation id"}
 _MAX_SHOWN = 40
 
@@ -155,11 +161,11 @@ _MISSING: Any = _Missing()
 
 
 def escaped_length(name: str) -> int:
-    """Length of ``name`` once KubeSpawner escapes it for a label (``-`` becomes ``-2d``).
+    """Length of ``name`` once KubeSpawner escapes it for a label (``-`` becomes ``-2d``, ``_`` ``-5f``).
 
-    Only meaningful for names made of ``a-z0-9-``, which is all this module lets through.
+    Only meaningful for names made of ``a-z0-9-_``, which is all this module lets through.
     """
-    return len(name) + (ESCAPED_HYPHEN_LENGTH - 1) * name.count("-")
+    return len(name) + (ESCAPED_CHAR_LENGTH - 1) * sum(name.count(c) for c in _ESCAPED_CHARS)
 
 
 def _describe_char(char: str) -> str:
@@ -193,15 +199,15 @@ def _refusal(value: object) -> str | None:
     for char in value:
         if char not in _ALLOWED_CHARS:
             return f"contains {char!r}; {ALLOWED_DESCRIPTION}"
-    if value.startswith("-"):
-        return f"starts with '-'; {ALLOWED_DESCRIPTION}"
-    if value.endswith("-"):
-        return f"ends with '-'; {ALLOWED_DESCRIPTION}"
+    if value[0] in _ESCAPED_CHARS:
+        return f"starts with {value[0]!r}; {ALLOWED_DESCRIPTION}"
+    if value[-1] in _ESCAPED_CHARS:
+        return f"ends with {value[-1]!r}; {ALLOWED_DESCRIPTION}"
     cost = escaped_length(value)
     if cost > MAX_ESCAPED_LENGTH:
         return (
-            f"too long: counts {cost} with each '-' as 3 (KubeSpawner escapes '-' as '-2d' in "
-            f"Kubernetes labels, which hold {MAX_ESCAPED_LENGTH}); {ALLOWED_DESCRIPTION}"
+            f"too long: counts {cost} with each '-' or '_' as 3 (KubeSpawner escapes them as '-2d' and "
+            f"'-5f' in Kubernetes labels, which hold {MAX_ESCAPED_LENGTH}); {ALLOWED_DESCRIPTION}"
         )
     return None
 
@@ -302,12 +308,12 @@ class SpawnTarget(NamedTuple):
     subpath: str
 
 
-def spawn_target(user_name: str, server_name: str, user_options: Mapping[str, Any]) -> SpawnTarget:
-    """Validate a whole spawn request; the check both spawners run before they create anything.
+def hub_user(user_name: str) -> str:
+    """Check a name the hub is about to store or use as is: valid and already lowercase.
 
-    Stricter than ``normalize_*`` for the hub's own names: KubeSpawner and JupyterHub use the *raw*
-    user and server names (labels, pod name, URLs), so those must already be in normalized form
-    (lowercase). Folding them here would validate one name and let KubeSpawner use another.
+    The hub keeps a user's name raw (``POST /users/{name}`` does not normalize), and KubeSpawner puts
+    it into labels and pod names, so a capital is refused instead of folded: folding would validate
+    one name and let the hub use another. The authenticator runs this when a user is created.
     """
     user = normalize_user(user_name)
     if user != user_name:
@@ -317,6 +323,17 @@ def spawn_target(user_name: str, server_name: str, user_options: Mapping[str, An
             f"must be lowercase: the hub uses the name as is in URLs and Kubernetes labels "
             f"(KubeSpawner would escape the capitals); create the user as {user!r}",
         )
+    return user
+
+
+def spawn_target(user_name: str, server_name: str, user_options: Mapping[str, Any]) -> SpawnTarget:
+    """Validate a whole spawn request; the check both spawners run before they create anything.
+
+    Stricter than ``normalize_*`` for the hub's own names: KubeSpawner and JupyterHub use the *raw*
+    user and server names (labels, pod name, URLs), so those must already be in normalized form
+    (lowercase). Folding them here would validate one name and let KubeSpawner use another.
+    """
+    user = hub_user(user_name)
     if server_name and isinstance(server_name, str):
         server = _normalize("conversation", server_name, "the server name")
         if server != server_name:
