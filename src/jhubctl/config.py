@@ -13,7 +13,8 @@ import ipaddress
 import json
 import os
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -274,11 +275,13 @@ class Config(Section):
 
 @dataclass(frozen=True)
 class Loaded:
-    """The effective config plus where it came from: commands need the file's folder for the state dir."""
+    """The effective config plus where it came from: commands need the file's folder for the state dir,
+    and the environment it was read with (secrets and overrides come from there, injectable in tests)."""
 
     config: Config
     path: Path | None
     state_dir: Path
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ, compare=False, repr=False)
 
 
 def _format_error(err: Any, source: str) -> str:  # pydantic ErrorDetails
@@ -316,7 +319,7 @@ def _more(n: int) -> str | None:
     return f"{n} more problem{'s' if n > 1 else ''} in the same file; fix this one and run again" if n else None
 
 
-def _apply_env(data: dict[str, Any], environ: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
+def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
     for var, (section, key) in ENV_OVERRIDES.items():
         if environ.get(var):
             data.setdefault(section, {})
@@ -329,7 +332,7 @@ def _apply_env(data: dict[str, Any], environ: os._Environ[str] | dict[str, str])
 def load_config(
     path: Path | None = None,
     state_dir: Path | None = None,
-    environ: os._Environ[str] | dict[str, str] = os.environ,
+    environ: Mapping[str, str] = os.environ,
 ) -> Loaded:
     """Find, read and validate the config. An explicitly named file must exist; an absent default means defaults."""
     explicit = path or (Path(environ["JHUBCTL_CONFIG"]) if environ.get("JHUBCTL_CONFIG") else None)
@@ -365,4 +368,4 @@ def load_config(
         state_dir = Path(environ["JHUBCTL_STATE_DIR"])
     if state_dir is None:
         state_dir = (found.parent if found else Path.cwd()) / STATE_DIR_NAME
-    return Loaded(config=config, path=found, state_dir=state_dir.absolute())
+    return Loaded(config=config, path=found, state_dir=state_dir.absolute(), environ=environ)

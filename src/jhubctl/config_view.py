@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from .config import ENV_OVERRIDES, Loaded
@@ -10,11 +9,11 @@ from .state import Secrets
 
 
 def effective(loaded: Loaded) -> dict[str, Any]:
-    secrets = Secrets(loaded.state_dir)
+    secrets = Secrets(loaded.state_dir, loaded.environ)
     return {
         "source": str(loaded.path) if loaded.path else "built-in defaults",
         "state_dir": str(loaded.state_dir),
-        "environment": sorted(var for var in ENV_OVERRIDES if os.environ.get(var)),
+        "environment": sorted(var for var in ENV_OVERRIDES if loaded.environ.get(var)),
         "secrets": {"api_token": f"<redacted: {secrets.api_token_source()}>"},
         "config": loaded.config.model_dump(mode="json"),
     }

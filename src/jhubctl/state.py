@@ -14,7 +14,7 @@ import json
 import os
 import secrets
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -172,7 +172,7 @@ class Secrets:
 
     API_TOKEN_ENV = "JHUBCTL_API_TOKEN"
 
-    def __init__(self, state_dir: Path, environ: os._Environ[str] | dict[str, str] = os.environ):
+    def __init__(self, state_dir: Path, environ: Mapping[str, str] = os.environ):
         self.path = state_dir / SECRETS_FILE
         self.environ = environ
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from .config import Loaded
 from .state import Journal, StateLock
+from .targets import target_for
 
 
 def collect(loaded: Loaded) -> dict[str, Any]:
@@ -18,25 +19,5 @@ def collect(loaded: Loaded) -> dict[str, Any]:
         "target": loaded.config.target,
         "state_dir": str(loaded.state_dir),
         "steps": steps,
-        "hub": hub_health(loaded),
+        "hub": target_for(loaded).health().as_dict(),
     }
-
-
-def hub_health(loaded: Loaded) -> dict[str, Any]:
-    from .errors import NotFoundError
-    from .hubapi.connect import hub_url
-    from .local.process import HubProcess, healthy
-
-    if loaded.config.target == "local" and not loaded.config.hub.url:
-        running = HubProcess(loaded).current()
-        if running is None:
-            return {"health": "not running", "url": None}
-        version = healthy(running.url)
-        return {"health": f"running (JupyterHub {version})" if version else "process up, API not answering",
-                "url": running.url, "pid": running.pid}
-    try:
-        url = hub_url(loaded)
-    except NotFoundError:
-        return {"health": "not deployed", "url": None}
-    version = healthy(url)
-    return {"health": f"running (JupyterHub {version})" if version else "not answering", "url": url}

@@ -177,6 +177,32 @@ def test_debug_shows_the_traceback(cli, tmp_path: Path) -> None:
     assert "storage.account_name" in err
 
 
+def test_debug_is_the_option_not_a_word_anywhere_in_argv(cli, tmp_path: Path) -> None:
+    """`--debug` given as the code to run is data, not the global option: no traceback for a user error."""
+    write_bad_config(tmp_path)
+    code, _, err = cli("exec", "alice", "c1", "--code", "--debug")
+    assert code == ExitCode.USAGE
+    assert "Traceback" not in err and err.startswith("error:")
+
+
+def test_everything_goes_through_the_injected_environment(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Tests (and embedders) hand main() their own streams and variables; nothing leaks to the process's."""
+    import io
+
+    from jhubctl.cli import main
+    from jhubctl.output import Environment
+
+    (tmp_path / "jhubctl.yaml").write_text("target: local\n")
+    out, err = io.StringIO(), io.StringIO()
+    env = Environment(stdout=out, stderr=err, environ={"JHUBCTL_API_TOKEN": "from-the-injected-env"})
+    assert main(["config", "show", "--json"], env) == 0
+    assert json.loads(out.getvalue())["secrets"]["api_token"] == "<redacted: environment variable JHUBCTL_API_TOKEN>"
+    assert main(["--config", "missing.yaml", "status"], env) == ExitCode.USAGE
+    assert "missing.yaml" in err.getvalue()
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
 # --- validation before any hub --------------------------------------------------------------------
 
 BAD_IDS = ["../x", "a/b", ""]
@@ -255,6 +281,18 @@ def test_start_server_with_a_token_but_no_hub_recorded_says_to_run_up(cli, no_hu
     assert code == ExitCode.NOT_FOUND
     assert "no hub is recorded" in err
     assert "jhubctl up" in err
+
+
+@pytest.mark.parametrize("target", ["kubernetes", "azure"])
+def test_a_cluster_target_without_a_deployed_hub_names_deploy_hub(cli, tmp_path: Path, target: str,
+                                                                   no_hub_requests) -> None:
+    (tmp_path / "jhubctl.yaml").write_text(f"target: {target}\n")
+    assert cli("token").code == 0
+    code, _, err = cli("servers")
+    assert code == ExitCode.NOT_FOUND
+    assert "no hub is recorded" in err and f"target {target}" in err and "jhubctl deploy-hub" in err
+    code, out, _ = cli("status", "--json")
+    assert code == 0 and json.loads(out)["hub"]["health"] == "not deployed"
 
 
 # --- output options -------------------------------------------------------------------------------

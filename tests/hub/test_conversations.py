@@ -10,7 +10,6 @@ import httpx
 import nbformat
 import pytest
 
-from jhubctl.hubapi.client import HubClient
 from jhubctl.interpreter import Interpreter
 
 from typing import TYPE_CHECKING

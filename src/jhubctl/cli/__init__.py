@@ -15,7 +15,8 @@ import typer
 
 from .. import __version__
 from ..errors import ExitCode, JhubctlError
-from .context import AppContext
+from ..output import Environment
+from .context import AppContext, app_context
 
 app = typer.Typer(
     name="jhubctl",
@@ -28,9 +29,9 @@ app = typer.Typer(
 )
 
 
-def _version(value: bool) -> None:
+def _version(ctx: typer.Context, value: bool) -> None:
     if value:
-        typer.echo(f"jhubctl {__version__}")
+        app_context(ctx).output().text(f"jhubctl {__version__}")
         raise typer.Exit()
 
 
@@ -60,13 +61,15 @@ def root(
 ) -> None:
     if output not in ("text", "json"):
         raise typer.BadParameter("must be 'text' or 'json'", param_hint="'--output' / '-o'")
-    ctx.obj = AppContext(config, state_dir, output, quiet, verbose, debug, color)
+    actx = app_context(ctx)
+    actx.config_path, actx.state_dir, actx.output_format = config, state_dir, output
+    actx.quiet, actx.verbose, actx.debug, actx.color = quiet, verbose, debug, color
 
 
 def _register() -> None:
-    from . import config_cmd, hub_cmd, local_cmd, provision_cmd, status_cmd
+    from . import config_cmd, lifecycle_cmd, provision_cmd, servers_cmd, status_cmd
 
-    for module in (provision_cmd, local_cmd, hub_cmd, status_cmd):
+    for module in (provision_cmd, lifecycle_cmd, servers_cmd, status_cmd):
         module.register(app)
     app.add_typer(config_cmd.app, name="config")
 
@@ -74,40 +77,38 @@ def _register() -> None:
 _register()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (tests call this in-process)."""
+def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
+    """Run the CLI; returns the exit code. Tests call this in-process, with their own `env` if they need one."""
     try:
         from typer._click.exceptions import ClickException  # typer >= 0.29 vendors its click
     except ImportError:
         from click import ClickException  # type: ignore[no-redef,assignment]
-    from ..output import Output
 
-    args = argv if argv is not None else sys.argv[1:]
-    debug = "--debug" in args
-    color = False if "--no-color" in args else (True if "--color" in args else None)
+    actx = AppContext(env or Environment())
     command = typer.main.get_command(app)
     try:
         # Without standalone mode click returns the code of a typer.Exit raised inside a command.
-        code = command.main(args=argv, prog_name="jhubctl", standalone_mode=False)
+        code = command.main(args=argv if argv is not None else sys.argv[1:], prog_name="jhubctl",
+                            standalone_mode=False, obj=actx)
     except typer.Exit as exc:
         return exc.exit_code
     except ClickException as exc:
-        exc.show()
+        exc.show(file=actx.env.stderr)
         return ExitCode.USAGE
     except (typer.Abort, KeyboardInterrupt):
-        sys.stderr.write("\ninterrupted\n")
+        actx.output().info("\ninterrupted")
         return ExitCode.INTERRUPTED
     except JhubctlError as exc:
-        if debug:
+        if actx.debug:
             import traceback
 
-            traceback.print_exc()
-        Output(color=color).error(exc.message, exc.hint)
+            traceback.print_exc(file=actx.env.stderr)
+        actx.output().error(exc.message, exc.hint)
         return exc.exit_code
     except Exception as exc:  # a bug or an unexpected failure: still one line unless --debug
-        if debug:
+        if actx.debug:
             raise
-        Output(color=color).error(f"unexpected {type(exc).__name__}: {exc}", "run again with --debug for the traceback")
+        actx.output().error(f"unexpected {type(exc).__name__}: {exc}", "run again with --debug for the traceback")
         return ExitCode.ERROR
     return code if isinstance(code, int) else ExitCode.OK
 

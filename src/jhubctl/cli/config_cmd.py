@@ -24,7 +24,7 @@ def show(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
     else:
         import yaml
 
-        out.out.print(yaml.safe_dump(view, sort_keys=False).rstrip(), markup=False, highlight=False)
+        out.text(yaml.safe_dump(view, sort_keys=False).rstrip())
 
 
 @app.command("validate")
@@ -40,4 +40,4 @@ def schema(ctx: typer.Context) -> None:
     """Print the config's JSON schema (for editors: yaml-language-server, VS Code)."""
     from ..config import Config
 
-    typer.echo(json.dumps(Config.model_json_schema(), indent=2))
+    app_context(ctx).output().text(json.dumps(Config.model_json_schema(), indent=2))

@@ -1,4 +1,4 @@
-"""What every command shares: the global options, the output, and the lazily loaded config."""
+"""What every command shares: the environment, the global options, the output, and the lazily loaded config."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..output import Output
+from ..output import Environment, Output
 
 if TYPE_CHECKING:
     from ..config import Loaded
@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
 @dataclass
 class AppContext:
+    """Made by `main` before parsing (so errors know --debug and --color), filled in by the root callback."""
+
+    env: Environment = field(default_factory=Environment)
     config_path: Path | None = None
     state_dir: Path | None = None
     output_format: str = "text"
@@ -27,6 +30,7 @@ class AppContext:
 
     def output(self, json_flag: bool = False) -> Output:
         return Output(
+            self.env,
             json_mode=json_flag or self.output_format == "json",
             quiet=self.quiet,
             verbose=self.verbose + int(self.debug),
@@ -38,13 +42,15 @@ class AppContext:
         if self._loaded is None:
             from ..config import load_config
 
-            self._loaded = load_config(self.config_path, self.state_dir)
+            self._loaded = load_config(self.config_path, self.state_dir, self.env.environ)
         return self._loaded
 
 
 def app_context(ctx: typer.Context) -> AppContext:
     obj = ctx.find_root().obj
-    return obj if isinstance(obj, AppContext) else AppContext()
+    if not isinstance(obj, AppContext):  # typer's own runner (completion, CliRunner) passes no obj
+        obj = ctx.find_root().obj = AppContext()
+    return obj
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine output on stdout (same as -o json).")]

@@ -18,8 +18,8 @@ def status(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
         out.data(report)
         return
     hub = report["hub"]
-    out.out.print(f"target: {report['target']}   state: {report['state_dir']}", markup=False)
-    out.out.print(f"hub: {hub['health']}" + (f" at {hub['url']}" if hub.get("url") else ""), markup=False)
+    out.text(f"target: {report['target']}   state: {report['state_dir']}")
+    out.text(f"hub: {hub['health']}" + (f" at {hub['url']}" if hub.get("url") else ""))
     if not report["steps"]:
         out.info("no steps recorded yet")
         return
@@ -29,18 +29,19 @@ def status(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
     )
     for name, s in report["steps"].items():
         if s["outputs"] or s["error"]:
-            out.out.print(f"\n{name}:", markup=False)
+            out.text(f"\n{name}:")
         for key, value in s["outputs"].items():
-            out.out.print(f"  {key}: {value}", markup=False)
+            out.text(f"  {key}: {value}")
         if s["error"]:
-            out.out.print(f"  error: {s['error']}", markup=False)
+            out.text(f"  error: {s['error']}")
 
 
 def token(ctx: typer.Context) -> None:
     """Print the hub API token (for the assistant's .env); created on first use."""
     from ..state import Secrets
 
-    typer.echo(Secrets(app_context(ctx).loaded.state_dir).api_token())
+    actx = app_context(ctx)
+    actx.output().text(str(Secrets(actx.loaded.state_dir, actx.loaded.environ).api_token()))
 
 
 def register(app: typer.Typer) -> None:

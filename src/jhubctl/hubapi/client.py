@@ -75,6 +75,18 @@ def token_client(base_url: str, token: str, timeout: float, transport: httpx.Bas
     )
 
 
+def probe(url: str, timeout: float = 2.0) -> str | None:
+    """The hub's version if its API answers at `url` (through the proxy), else None: a health check."""
+    try:
+        resp = httpx.get(f"{url.rstrip('/')}/hub/api/", timeout=timeout)
+    except httpx.HTTPError:
+        return None
+    try:
+        return str(resp.json().get("version")) if resp.status_code == 200 else None
+    except ValueError:
+        return None
+
+
 class HubClient:
     """A thin, synchronous client: one httpx connection pool, the service token in a header (never in a URL)."""
 

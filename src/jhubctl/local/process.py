@@ -17,10 +17,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from ..config import Loaded
 from ..errors import JhubctlError, NotFoundError
+from ..hubapi.client import probe
 from ..state import Journal, Secrets, ensure_private_dir, write_private
 from .hubconfig import SERVICE_TOKEN_ENV, Ports, render
 
@@ -88,40 +87,35 @@ def _runs_config(pid: int, config_file: Path) -> bool:
     return str(config_file).encode() in cmdline
 
 
-def healthy(url: str, timeout: float = 2.0) -> str | None:
-    """The hub's version if its API answers through the proxy, else None."""
-    try:
-        resp = httpx.get(f"{url}/hub/api/", timeout=timeout)
-    except httpx.HTTPError:
-        return None
-    return resp.json().get("version") if resp.status_code == 200 else None
-
-
 class HubProcess:
     def __init__(self, loaded: Loaded):
         self.loaded = loaded
         self.config = loaded.config
         self.workdir = loaded.state_dir / "local"
         self.journal = Journal(loaded.state_dir)
-        self.secrets = Secrets(loaded.state_dir)
+        self.secrets = Secrets(loaded.state_dir, loaded.environ)
 
     @property
     def data_root(self) -> Path:
         return (self.config.local.data_dir or self.workdir / "data").absolute()
 
-    def current(self) -> LocalHub | None:
-        """The running hub recorded in the journal, or None (never trusts a pid that runs something else)."""
-        step = self.journal.get(STEP)
-        if step is None or step.status != "succeeded":
+    def recorded(self) -> LocalHub | None:
+        """The hub the journal says `up` started (it may have died since)."""
+        record = self.journal.get(STEP)
+        if record is None or record.status != "succeeded":
             return None
-        out = step.outputs
-        hub = LocalHub(out["url"], int(out["pid"]), Path(out["log"]), Path(out["config"]), Path(out["data_root"]))
-        return hub if _runs_config(hub.pid, hub.config_file) else None
+        out = record.outputs
+        return LocalHub(out["url"], int(out["pid"]), Path(out["log"]), Path(out["config"]), Path(out["data_root"]))
+
+    def current(self) -> LocalHub | None:
+        """The recorded hub if it still runs (never trusts a pid that runs something else)."""
+        hub = self.recorded()
+        return hub if hub is not None and _runs_config(hub.pid, hub.config_file) else None
 
     def start(self) -> tuple[LocalHub, bool]:
         """Start the hub unless it runs; (hub, started)."""
         running = self.current()
-        if running is not None and healthy(running.url):
+        if running is not None and probe(running.url):
             return running, False
         if running is not None:
             self._terminate(running.pid)
@@ -152,10 +146,10 @@ class HubProcess:
                 )
             hub = LocalHub(url, proc.pid, log, config_file, self.data_root)
             outputs.update(hub.outputs())
-            self._wait_healthy(proc, hub)
+            self._wait_probe(proc, hub)
         return hub, True
 
-    def _wait_healthy(self, proc: subprocess.Popen[bytes], hub: LocalHub) -> None:
+    def _wait_probe(self, proc: subprocess.Popen[bytes], hub: LocalHub) -> None:
         deadline = time.monotonic() + self.config.local.start_timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -163,7 +157,7 @@ class HubProcess:
                     f"the local hub exited with code {proc.returncode} while starting:\n{tail(hub.log)}",
                     hint=f"full log: {hub.log}",
                 )
-            if healthy(hub.url, timeout=1.0):
+            if probe(hub.url, timeout=1.0):
                 return
             time.sleep(0.1)
         self._terminate(proc.pid)

@@ -25,7 +25,7 @@ class SmokeResult:
 
 
 def smoke_test(loaded: Loaded, url: str, data_root: Path, on_progress: ProgressCallback | None = None) -> SmokeResult:
-    token = Secrets(loaded.state_dir).api_token()
+    token = Secrets(loaded.state_dir, loaded.environ).api_token()
     assert token is not None
     servers = loaded.config.servers
     with HubClient(url, token) as hub, Interpreter(

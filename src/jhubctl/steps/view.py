@@ -23,7 +23,7 @@ class StepView:
         if self.output.interactive:
             from rich.live import Live
 
-            self._live = Live(self._render(), console=self.output.err, refresh_per_second=8,
+            self._live = Live(self._render(), console=self.output.console, refresh_per_second=8,
                               transient=self.transient)
             self._live.__enter__()
             self._live.get_renderable = self._render  # re-rendered on every refresh: elapsed time ticks
