@@ -1,4 +1,4 @@
-"""The local hub's jupyterhub_config.py and the role scopes shared with the cluster hub.
+"""The local hub's jupyterhub_config.py.
 
 The file is generated from the same config as the chart values, so the local hub is API-only, uses the
 conversation spawner, named servers, the API service with only the scopes it needs, and the config's
@@ -12,36 +12,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import Config, CullConfig
+from ..config import Config
+from ..services import API_SERVICE_SCOPES, CULLER_SERVICE, culler_args, culler_scopes
 
 SERVICE_TOKEN_ENV = "JHUBCTL_SERVICE_TOKEN"
-CULLER_SERVICE = "idle-culler"
-
-#: What the assistant's service may do: create users, start/stop servers, talk to them. Nothing else
-#: (the seed also granted `tokens` and `admin:servers`, which no call of ours needs).
-API_SERVICE_SCOPES = ["admin:users", "servers", "access:servers"]
-
-
-def culler_scopes(cull: CullConfig) -> list[str]:
-    scopes = ["list:users", "read:users:activity", "read:servers", "delete:servers"]
-    return scopes + (["admin:users"] if cull.users else [])
-
-
-def culler_args(cull: CullConfig) -> list[str]:
-    """jupyterhub-idle-culler flags; `--api-page-size` has no chart value, so it is always passed here."""
-    args = [
-        f"--timeout={cull.timeout}",
-        f"--cull-every={cull.every}",
-        f"--concurrency={cull.concurrency}",
-        "--api-page-size=200",
-    ]
-    if cull.max_age:
-        args.append(f"--max-age={cull.max_age}")
-    if cull.remove_named_servers:
-        args.append("--remove-named-servers=true")
-    if cull.users:
-        args.append("--cull-users=true")
-    return args
 
 
 @dataclass(frozen=True)
