@@ -32,15 +32,21 @@ import yaml
 from tests.fakes.arm import FakeArm
 from tests.fakes.arm.fixtures import fake_arm, fake_arm_factory  # noqa: F401
 from tests.fakes.base.fixtures import allow_localhost, stop_all
+from tests.fakes.base.tokens import ARM_AUDIENCE, GRAPH_AUDIENCE, jwt
 from tests.fakes.kube import FakeKube
 from tests.fakes.kube.objects import aks_blob_csidriver
 
 from jhubctl.azure.desired import Ids
 from jhubctl.config import load_config
 
-#: The access token jhubctl gets from the environment; it must never show up anywhere but the header.
+_FIXED = {"iat": 1700000000, "nbf": 1700000000, "exp": 4102444800, "tid": "72f988bf-86f1-41af-91ab-2d7cd011db47"}
+#: The access tokens jhubctl gets from the environment (ARM's, and Graph's for service-principal mode); they
+#: must never show up anywhere but their own service's Authorization header.
 #: Constant: test modules import this file as `tests.provision.conftest`, a second module object.
-TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.jhubctl-test-token.5f0c7e1d9a2b4c6e8f1a3b5c7d9e0f2a"
+TOKEN = jwt(ARM_AUDIENCE, signature="5f0c7e1d9a2b4c6e8f1a3b5c7d9e0f2a", oid="3f2504e0-4f89-11d3-9a0c-0305e82c3301",
+            **_FIXED)
+GRAPH_TOKEN = jwt(GRAPH_AUDIENCE, signature="9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b", oid="3f2504e0-4f89-11d3-9a0c-0305e82c3301",
+                  **_FIXED)
 SUBSCRIPTION = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 NAME = "demo"
 GROUP = "jhub-rg"
@@ -284,6 +290,14 @@ def assert_one_line_error(stderr: str) -> str:
     assert lines and lines[0].startswith("error: "), stderr
     assert len(lines) == 1 or (len(lines) == 2 and lines[1].startswith("hint: ")), f"not one line:\n{stderr}"
     return lines[0]
+
+
+def only_source(rule: dict[str, Any]) -> str:
+    """The one source prefix of an NSG rule, as Azure stores a single prefix: in the singular field, with an
+    empty list beside it."""
+    props = rule["properties"]
+    assert props.get("sourceAddressPrefixes") == [], props
+    return str(props["sourceAddressPrefix"])
 
 
 def json_steps(stdout: str) -> dict[str, dict[str, Any]]:
