@@ -13,6 +13,7 @@ an ``api-version`` query parameter (400 ``MissingApiVersionParameter``).
 
 from __future__ import annotations
 
+import time
 import uuid
 from email.message import Message
 from pathlib import Path
@@ -41,7 +42,8 @@ class FakeArm(FakeServer):
             client = ResourceManagementClient(fake.credential(), fake.subscription_id, base_url=fake.url)
 
     ``latency`` maps resource types (optionally ``"type:create|update|delete"``) to seconds an
-    operation stays in progress; see :class:`~.lro.LroSettings`.
+    operation stays in progress (for synchronous types, resource groups and role assignments, the seconds
+    before a PUT is answered); see :class:`~.lro.LroSettings`.
     """
 
     name = "fake-arm"
@@ -110,6 +112,9 @@ class FakeArm(FakeServer):
     def _handle(self, rec: RequestRecord, route: Any, body: Any) -> Reply:
         if body is BAD_BODY:
             return ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.").reply()
+        delay = self.resources.sync_latency(rec.method, rec.path)
+        if delay:
+            time.sleep(delay)
         with self.resources.lock:
             return self.resources.handle(rec.method, rec.path, rec.query, body)
 

@@ -1004,6 +1004,20 @@ class ResourceStore:
             del self._items[k]
 
     # -- routing -------------------------------------------------------------------------------
+    def sync_latency(self, method: str, path: str) -> float:
+        """Seconds ARM takes to answer a PUT of a synchronous type (resource group, role assignment): the
+        server waits them out before taking the lock, so concurrent requests still overlap."""
+        if method != "PUT":
+            return 0.0
+        try:
+            arm_path = parse_path(path)
+        except ArmError:
+            return 0.0
+        kind = KINDS.get(arm_path.rtype.lower()) if arm_path.segments and arm_path.dangling is None else None
+        if kind is None or kind.put_style is not LroStyle.SYNC:
+            return 0.0
+        return self.lro.settings.latency_for(kind.rtype, "create")
+
     def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> Reply:
         """Answer one authenticated request that carries an api-version. Caller holds ``lock``."""
         try:
