@@ -160,3 +160,40 @@ def test_a_token_in_the_wrong_variable_is_refused_before_any_request(make_env, v
     assert variable in assert_one_line_error(err)
     assert len(env.graph.requests) == 0 and len(env.fake.requests) == 0
     assert token not in out + err
+
+
+def test_pull_credential_reuses_the_application_and_adds_one_named_password_per_run(make_env, monkeypatch) -> None:
+    """deploy-hub's image pull secret in service-principal mode: provision's principal, a secret for it."""
+    from jhubctl.azure import principal
+    from jhubctl.config import load_config
+
+    monkeypatch.setattr(principal, "_issued", {})  # one process = one run
+    env: AzureEnv = make_env("sp", graph=True)
+    env.provision_ok()  # also exports the fake Graph's token, as a pipeline would
+    loaded = load_config(env.root / "jhubctl.yaml", environ={"JHUBCTL_GRAPH_ENDPOINT": env.graph.url})
+    graph_seen = len(env.graph.requests)
+
+    first = principal.pull_credential(loaded)
+    again = principal.pull_credential(loaded)
+
+    app = next(iter(env.graph.directory.applications.values()))
+    assert first == again and first.client_id == app["appId"]
+    assert first.secret == env.graph.issued_secrets[-1] and len(env.graph.issued_secrets) == 2
+    assert graph_writes(env, graph_seen) == [("POST", "addPassword")]
+    assert [c["displayName"] for c in app["passwordCredentials"]] == [
+        "jhubctl demo: AKS cluster credential", "jhubctl demo: image pull secret"]
+    assert first.secret not in repr(first)
+    assert len(env.graph.directory.applications) == 1  # the application was reused, not created
+
+
+def test_pull_credential_is_refused_in_managed_mode_and_before_provision(make_env) -> None:
+    from jhubctl.azure.principal import pull_credential
+    from jhubctl.errors import UsageError
+
+    managed: AzureEnv = make_env("managed")
+    with pytest.raises(UsageError, match="only with aks.identity: service-principal"):
+        pull_credential(managed.loaded())
+    fresh: AzureEnv = make_env("sp", graph=True)
+    with pytest.raises(UsageError, match="has not created the service principal"):
+        pull_credential(fresh.loaded())
+    assert len(fresh.graph.requests) == 0

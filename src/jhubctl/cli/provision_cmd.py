@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from ..steps.runner import StepResult
 
 
-def _step_names(ctx: object, param: object, incomplete: str) -> list[str]:
+def _step_names(incomplete: str) -> list[str]:
     from ..azure.provision import STEPS
 
     return [name for name in STEPS if name.startswith(incomplete)]
@@ -30,7 +30,7 @@ def provision(
     ctx: typer.Context,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan from real GETs; change nothing.")] = False,
     only: Annotated[list[str] | None, typer.Option(
-        "--only", help="Run only this step (repeatable).", callback=_only, shell_complete=_step_names)] = None,
+        "--only", help="Run only this step (repeatable).", callback=_only, autocompletion=_step_names)] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before creating resources.")] = False,
     merge_kubeconfig: Annotated[
         bool, typer.Option("--merge-kubeconfig", help="Also merge the cluster's context into ~/.kube/config.")
