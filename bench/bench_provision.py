@@ -7,18 +7,17 @@ Azure SDK, real threads) with scaled-down but realistic per-type operation laten
 again on the provisioned subscription (the no-op re-run: it must send 0 write requests). A warm-up run
 first pays the one-off import costs (Azure SDK, kubernetes client), which are not the runner's doing.
 
-Latencies. Long-running operations (ACR, VNet, NSG, storage account, AKS) take their latency inside the
-fake (`FakeArm(latency=...)`: the operation stays InProgress that long, and the SDK polls it with the
-Retry-After the fake sends). Resource groups and role assignments are synchronous in ARM, for which the
-fake has no latency; this script delays those PUT answers itself (it wraps `FakeArm._dispatch`, outside
-the fake's lock, so concurrent requests still overlap). The SSH key is pre-generated and configured, so
+Latencies. Every operation takes its latency inside the fake (`FakeArm(latency=...)`): long-running ones
+(ACR, VNet, NSG, storage account, AKS) stay InProgress that long, and the SDK polls them with the
+Retry-After the fake sends; synchronous ones (resource groups, role assignments) are answered that much
+later, outside the fake's lock, so concurrent requests still overlap. The SSH key is pre-generated and configured, so
 a random 4096-bit RSA keygen (0.2-1.5 s of CPU) does not blur the measure; the csi-driver step (when the
 fake Kubernetes API is available) costs a few local requests.
 
 The model. Every step's duration is the sum of the latencies of the operations it performs one after the
 other (network: the NSG, then the VNet that references it; storage: the account, then its container;
 role-assignments: Network Contributor, then AcrPull; steps without a write: 0). The steps and their
-`needs` come from `jhubctl.azure.steps.all_steps`, the very graph the runner executes. Then
+`needs` come from `jhubctl.azure.steps.needs`, the very graph the runner executes. Then
 
 * critical path = the longest chain of that DAG, weighting each step by its duration
   (with the defaults: resource-group 0.1 → network 0.2+0.4 → aks 2.0 → role-assignments 2×0.05 = 2.8 s);
@@ -69,14 +68,11 @@ STEP_OPERATIONS = {
 BRANCH_TYPES = ("Microsoft.ContainerRegistry/registries", "Microsoft.Storage/storageAccounts")
 
 
-def step_graph(config: Any) -> dict[str, tuple[str, ...]]:
-    """{step: needs} of the real runner's graph (built with an Env that is never used)."""
-    from jhubctl.azure.desired import Ids
-    from jhubctl.azure.steps import Env, all_steps
+def step_graph() -> dict[str, tuple[str, ...]]:
+    """{step: needs} of the real runner's graph (managed identity, the default)."""
+    from jhubctl.azure.steps import needs
 
-    env = Env(config=config, arm=None, ids=Ids(config, "00000000-0000-0000-0000-000000000000"),  # type: ignore[arg-type]
-              state_dir=Path(tempfile.gettempdir()), sources=["203.0.113.7/32"], kube_factory=None)  # type: ignore[arg-type]
-    return {s.name: tuple(s.needs) for s in all_steps(env)}
+    return needs(service_principal=False)
 
 
 def model(graph: dict[str, tuple[str, ...]], latency: dict[str, float]) -> tuple[float, list[str], float, dict[str, float]]:
@@ -92,16 +88,6 @@ def model(graph: dict[str, tuple[str, ...]], latency: dict[str, float]) -> tuple
 
     end, path = max((visit(n) for n in graph), key=lambda x: x[0])
     return end, path, sum(duration.values()), duration
-
-
-def sync_latency(path: str, latency: dict[str, float]) -> float:
-    """Delay for a PUT of a type ARM answers synchronously (the fake has no latency for those)."""
-    parts = [p for p in path.lower().split("/") if p]
-    if len(parts) == 4 and parts[0] == "subscriptions" and parts[2] == "resourcegroups":
-        return latency.get("Microsoft.Resources/resourceGroups", 0.0)
-    if "/providers/microsoft.authorization/roleassignments/" in path.lower():
-        return latency.get("Microsoft.Authorization/roleAssignments", 0.0)
-    return 0.0
 
 
 def start_fakes(work: Path, latency: dict[str, float]) -> tuple[Any, Any]:
@@ -121,16 +107,6 @@ def start_fakes(work: Path, latency: dict[str, float]) -> tuple[Any, Any]:
         pass
     fake = FakeArm(latency=latency, ca_dir=work / "arm-ca",
                    kubeconfig=kube.kubeconfig_text("jhub-aks") if kube else None).start()
-    dispatch = fake._dispatch
-
-    def slow(rec: Any, authorization: Any, body: Any) -> Any:
-        if rec.method == "PUT":
-            delay = sync_latency(rec.path, latency)
-            if delay:
-                time.sleep(delay)
-        return dispatch(rec, authorization, body)
-
-    fake._dispatch = slow
     return fake, kube
 
 
@@ -146,7 +122,8 @@ def provision(work: Path, fake: Any, key: Path, extra: list[str]) -> tuple[float
         "aks": {"ssh_public_key_path": str(key)},
     }))
     os.chdir(work)
-    os.environ.update({"JHUBCTL_ARM_ENDPOINT": fake.url, "REQUESTS_CA_BUNDLE": str(fake.ca_pem_path)})
+    os.environ.update({"JHUBCTL_ARM_ENDPOINT": fake.url, "REQUESTS_CA_BUNDLE": str(fake.ca_pem_path),
+                       "JHUBCTL_AZURE_ACCESS_TOKEN": fake.credential().token})
     seen = len(fake.requests)
     out, err = io.StringIO(), io.StringIO()
     began = time.perf_counter()
@@ -171,7 +148,7 @@ def make_key(directory: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every latency")
     parser.add_argument("--scale-branch", type=float, default=1.0,
                         help="multiply the latencies of the branches parallel to AKS (ACR, storage)")
@@ -184,17 +161,12 @@ def main() -> None:
 
     for var in [v for v in os.environ if v.startswith("JHUBCTL_")]:
         del os.environ[var]
-    os.environ["JHUBCTL_AZURE_ACCESS_TOKEN"] = "bench-token"
     os.environ["NO_PROXY"] = ",".join(filter(None, [os.environ.get("NO_PROXY"), "127.0.0.1"]))
 
     with tempfile.TemporaryDirectory(prefix="bench-provision-") as tmp:
         base = Path(tmp)
         key = make_key(base)
-        from jhubctl.config import parse_config
-
-        config = parse_config({"target": "azure", "storage": {"account_name": "benchstore1"},
-                               "registry": {"name": "benchacr1"}, "azure": {"subscription_id": "x"}})
-        graph = step_graph(config)
+        graph = step_graph()
         critical, path, sequential, duration = model(graph, latency)
 
         def fresh(name: str, lat: dict[str, float]) -> tuple[Path, Any, Any]:

@@ -48,6 +48,28 @@ def _network(value: str, key: str) -> ipaddress.IPv4Network:
         raise ValueError(f"{value!r} is not an IPv4 CIDR such as 10.240.0.0/16 ({exc})") from None
 
 
+#: Ranges Azure storage firewall rules refuse (only public internet addresses are allowed): RFC 1918,
+#: CGNAT (RFC 6598), loopback, link-local, "this network", multicast and reserved.
+NOT_PUBLIC = tuple(ipaddress.IPv4Network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+    "0.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4"))
+#: Ranges AKS reserves for itself: a service CIDR must not overlap them.
+AKS_RESERVED = tuple(ipaddress.IPv4Network(n) for n in (
+    "169.254.0.0/16", "172.30.0.0/16", "172.31.0.0/16", "192.0.2.0/24"))
+
+
+def public_ipv4_problem(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str | None:
+    """Why the storage firewall would refuse this source (it takes public IPv4 only, no /31), or None."""
+    if net.version != 4:
+        return "an IPv6 address (the storage firewall takes IPv4 only)"
+    if net.prefixlen == 31:
+        return "a /31 (the storage firewall takes no /31 or /32: list the two addresses instead)"
+    for block in NOT_PUBLIC:
+        if net.overlaps(block):
+            return f"not a public address (it overlaps {block}; the storage firewall takes public IPv4 only)"
+    return None
+
+
 class AzureConfig(Section):
     """Where resources live and which ARM endpoint to talk to (sovereign clouds and Azure Stack differ)."""
 
@@ -89,24 +111,43 @@ class NetworkConfig(Section):
         if not _network(self.subnet_cidr, "").subnet_of(_network(self.vnet_cidr, "")):
             raise ValueError(f"subnet_cidr {self.subnet_cidr} must lie inside vnet_cidr {self.vnet_cidr}")
         if isinstance(self.allowed_source_ips, list):
+            seen: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
             for ip in self.allowed_source_ips:
-                if ip.strip() in {"*", "0.0.0.0/0", "any", "internet"} and not self.allow_any_source:
-                    raise ValueError(
-                        f"allowed_source_ips contains {ip!r}, which opens the hub to the whole internet; "
-                        "list your CIDRs, or set network.allow_any_source: true to mean it"
-                    )
-                if ip.strip() != "*":
-                    try:
-                        ipaddress.ip_network(ip, strict=False)
-                    except ValueError:
-                        raise ValueError(f"allowed_source_ips entry {ip!r} is not an IP or CIDR") from None
+                if ip.strip() in {"*", "0.0.0.0/0", "any", "internet"}:
+                    if not self.allow_any_source:
+                        raise ValueError(
+                            f"allowed_source_ips contains {ip!r}, which opens the hub to the whole internet; "
+                            "list your CIDRs, or set network.allow_any_source: true to mean it"
+                        )
+                    continue
+                try:
+                    net = ipaddress.ip_network(ip.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(f"allowed_source_ips entry {ip!r} is not an IP or CIDR") from None
+                problem = public_ipv4_problem(net)
+                if problem:
+                    raise ValueError(f"allowed_source_ips entry {ip!r} is {problem}")
+                clash = next((other for other in seen if other.overlaps(net)), None)
+                if clash is not None:  # an NSG rule refuses overlapping prefixes
+                    raise ValueError(f"allowed_source_ips entry {ip!r} overlaps {clash}; keep the wider one")
+                seen.append(net)
         return self
+
+    @staticmethod
+    def normalised(ip: str) -> str:
+        """A checked entry as the NSG takes it: `*` for any source, else its network (a host is a /32)."""
+        ip = ip.strip()
+        return "*" if ip in ("*", "0.0.0.0/0", "any", "internet") else str(ipaddress.ip_network(ip, strict=False))
+
+
+#: SKUs an NFS v3 (hierarchical namespace) account accepts; Premium ones make a BlockBlobStorage account.
+NFS_SKUS = ("Standard_LRS", "Standard_ZRS", "Premium_LRS", "Premium_ZRS")
 
 
 class StorageConfig(Section):
     account_name: str | None = Field(None, description="Storage account (3-24 lowercase letters/digits).")
     container: str = Field("users", description="Blob container holding every conversation folder.")
-    sku: str = "Standard_LRS"
+    sku: str = Field("Standard_LRS", description="Standard_LRS, Standard_ZRS, Premium_LRS or Premium_ZRS (NFS v3).")
     storage_class: str = "azure-blob-nfs"
     pv_name: str = "azure-blob-nfs-pv"
     pvc_name: str = Field("azure-blob-nfs-pvc", description="The shared claim user pods mount by sub-path.")
@@ -115,6 +156,14 @@ class StorageConfig(Section):
     mount_options: list[str] = Field(
         default_factory=lambda: ["nconnect=4"], description="NFS mount options (nconnect: not on Azure Linux)."
     )
+
+    @field_validator("sku")
+    @classmethod
+    def _sku(cls, v: str) -> str:
+        if v not in NFS_SKUS:
+            why = " (NFS v3 accounts refuse geo-redundant SKUs)" if "GRS" in v.upper() or "GZRS" in v.upper() else ""
+            raise ValueError(f"{v!r} is not one of {', '.join(NFS_SKUS)}{why}")
+        return v
 
     @field_validator("account_name")
     @classmethod
@@ -148,14 +197,14 @@ class RegistryConfig(Section):
 
 
 class AksConfig(Section):
-    cluster_name: str = "jhub-aks"
+    cluster_name: str = Field("jhub-aks", description="Cluster name, also its DNS prefix (1-54 letters, digits, '-').")
     kubernetes_version: str | None = None
     node_count: int = Field(3, ge=1)
     node_vm_size: str = "Standard_D2s_v3"
     min_count: int = Field(3, ge=1)
     max_count: int = Field(6, ge=1)
-    service_cidr: str = "10.0.0.0/16"
-    dns_service_ip: str = "10.0.0.10"
+    service_cidr: str = Field("172.16.0.0/16", description="Kubernetes service range, outside the VNet.")
+    dns_service_ip: str = Field("172.16.0.10", description="Cluster DNS IP, inside service_cidr.")
     network_plugin: Literal["azure", "kubenet"] = "azure"
     network_policy: Literal["azure", "calico", "none"] = "azure"
     identity: Literal["managed", "service-principal"] = Field(
@@ -164,15 +213,30 @@ class AksConfig(Section):
     service_principal_name: str = "jhub-sp"
     ssh_public_key_path: Path | None = Field(None, description="RSA public key; generated if unset.")
 
+    @field_validator("cluster_name")
+    @classmethod
+    def _dns_prefix(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]{0,52}[A-Za-z0-9])?", v):
+            raise ValueError(f"{v!r} becomes the cluster's DNS prefix: 1-54 letters, digits and '-', starting and "
+                             "ending with a letter or digit")
+        return v
+
     @model_validator(mode="after")
     def _coherent(self) -> AksConfig:
         service = _network(self.service_cidr, "")
+        reserved = next((block for block in AKS_RESERVED if service.overlaps(block)), None)
+        if reserved is not None:
+            raise ValueError(f"service_cidr {service} overlaps {reserved}, which AKS reserves")
         try:
             dns = ipaddress.IPv4Address(self.dns_service_ip)
         except ValueError:
             raise ValueError(f"dns_service_ip {self.dns_service_ip!r} is not an IPv4 address") from None
         if dns not in service:
             raise ValueError(f"dns_service_ip {dns} must lie inside service_cidr {service}")
+        if dns in (service.network_address, service.network_address + 1, service.broadcast_address):
+            raise ValueError(f"dns_service_ip {dns} must not be the first, second or last address of service_cidr")
+        if self.network_plugin == "kubenet" and self.network_policy == "azure":
+            raise ValueError("network_policy azure needs network_plugin azure; with kubenet use calico or none")
         if not self.min_count <= self.node_count <= self.max_count:
             raise ValueError("node_count must lie between min_count and max_count")
         return self
@@ -257,11 +321,12 @@ class Config(Section):
 
     @model_validator(mode="after")
     def _cross(self) -> Config:
-        subnet = _network(self.network.subnet_cidr, "")
-        if subnet.overlaps(_network(self.aks.service_cidr, "")):
+        vnet = _network(self.network.vnet_cidr, "")
+        if vnet.overlaps(_network(self.aks.service_cidr, "")):
+            # Azure accepts that while no subnet uses the range, then breaks once one does.
             raise ValueError(
-                f"aks.service_cidr {self.aks.service_cidr} overlaps network.subnet_cidr {subnet}; pick a range "
-                "outside the node subnet"
+                f"aks.service_cidr {self.aks.service_cidr} overlaps network.vnet_cidr {vnet}; pick a range outside "
+                "the VNet (and its peers), such as 172.16.0.0/16"
             )
         return self
 

@@ -37,7 +37,9 @@ def aks_body(rsa_public_key: str):
                 "kubernetesVersion": "1.30.6",
                 "agentPoolProfiles": [pool],
                 "linuxProfile": {"adminUsername": "azureuser", "ssh": {"publicKeys": [{"keyData": ssh_key or rsa_public_key}]}},
-                "networkProfile": {"networkPlugin": "azure", **network},
+                # Outside every test VNet: AKS's default 10.0.0.0/16 overlaps their subnets, which Azure refuses.
+                "networkProfile": {"networkPlugin": "azure", "serviceCidr": "172.16.0.0/16",
+                                   "dnsServiceIP": "172.16.0.10", **network},
             },
         }
 

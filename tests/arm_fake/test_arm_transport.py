@@ -7,6 +7,7 @@ import requests
 from azure.core.exceptions import ResourceNotFoundError
 
 from tests.fakes.arm import FakeArm
+from tests.fakes.base.tokens import GRAPH_AUDIENCE, jwt
 
 
 def test_https_with_test_ca_and_bearer_required(fake_arm: FakeArm) -> None:
@@ -22,11 +23,24 @@ def test_https_with_test_ca_and_bearer_required(fake_arm: FakeArm) -> None:
     basic = requests.get(url, headers={"Authorization": "Basic abc"}, verify=str(fake_arm.ca_pem_path), timeout=5)
     assert basic.status_code == 401
 
-    no_version = requests.get(
-        url.split("?")[0], headers={"Authorization": "Bearer t"}, verify=str(fake_arm.ca_pem_path), timeout=5
-    )
+    bearer = {"Authorization": f"Bearer {fake_arm.credential().token}"}
+    no_version = requests.get(url.split("?")[0], headers=bearer, verify=str(fake_arm.ca_pem_path), timeout=5)
     assert no_version.status_code == 400
     assert no_version.json()["error"]["code"] == "MissingApiVersionParameter"
+
+
+def test_a_token_for_another_service_is_refused(fake_arm: FakeArm) -> None:
+    """A Microsoft Graph token sent to ARM: 401 InvalidAuthenticationTokenAudience, as ARM answers it."""
+    url = f"{fake_arm.url}/subscriptions/{fake_arm.subscription_id}/resourcegroups/x?api-version=2021-04-01"
+    graph = requests.get(url, headers={"Authorization": f"Bearer {jwt(GRAPH_AUDIENCE)}"},
+                         verify=str(fake_arm.ca_pem_path), timeout=5)
+    assert graph.status_code == 401
+    error = graph.json()["error"]
+    assert error["code"] == "InvalidAuthenticationTokenAudience"
+    assert error["message"].startswith(f"The access token has been obtained for wrong audience or resource "
+                                       f"'{GRAPH_AUDIENCE}'. It should exactly match with one of the allowed audiences")
+    opaque = requests.get(url, headers={"Authorization": "Bearer t"}, verify=str(fake_arm.ca_pem_path), timeout=5)
+    assert opaque.status_code == 401 and opaque.json()["error"]["code"] == "InvalidAuthenticationToken"
 
 
 def test_request_log_records_bodies_without_authorization(fake_arm: FakeArm, arm_clients, rg: str) -> None:
@@ -93,11 +107,13 @@ def test_unmodelled_types_answer_invalid_resource_type(fake_arm: FakeArm, rg: st
         f"{fake_arm.url}/subscriptions/{fake_arm.subscription_id}/resourceGroups/{rg}"
         "/providers/Microsoft.Compute/virtualMachines/vm1?api-version=2024-03-01"
     )
-    answer = requests.get(url, headers={"Authorization": "Bearer t"}, verify=str(fake_arm.ca_pem_path), timeout=5)
+    answer = requests.get(url, headers={"Authorization": f"Bearer {fake_arm.credential().token}"},
+                          verify=str(fake_arm.ca_pem_path), timeout=5)
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "InvalidResourceType"
     other_sub = url.replace(fake_arm.subscription_id, "00000000-0000-0000-0000-000000000000")
-    answer = requests.get(other_sub, headers={"Authorization": "Bearer t"}, verify=str(fake_arm.ca_pem_path), timeout=5)
+    answer = requests.get(other_sub, headers={"Authorization": f"Bearer {fake_arm.credential().token}"},
+                          verify=str(fake_arm.ca_pem_path), timeout=5)
     assert answer.json()["error"]["code"] == "SubscriptionNotFound"
 
 

@@ -372,7 +372,7 @@ def test_plan_table_shortens_arm_ids(resource: str, shown: str) -> None:
 
 def test_resume_command_names_the_config_and_a_non_default_state_dir(tmp_path: Path) -> None:
     from jhubctl.config import load_config
-    from jhubctl.provision import resume_command
+    from jhubctl.azure.provision import resume_command
 
     config = tmp_path / "my env" / "jhubctl.yaml"
     config.parent.mkdir()

@@ -12,6 +12,7 @@ import httpx
 import pytest
 import trustme
 
+from tests.fakes.base.tokens import ARM_AUDIENCE, GRAPH_AUDIENCE, jwt
 from tests.fakes.graph import FakeGraph
 
 
@@ -145,10 +146,32 @@ def test_graph_requires_bearer_token(fake_graph: FakeGraph, fake_graph_factory: 
     assert fake_graph.directory.applications == {}  # refused, not performed
     assert [(r.method, r.status) for r in fake_graph.requests] == [("POST", 401), ("GET", 401)]
 
-    strict = fake_graph_factory(expected_token="the-token")
+    strict = fake_graph_factory(expected_token=jwt(GRAPH_AUDIENCE))
     with httpx.Client(base_url=strict.v1, verify=strict.ssl_context()) as c:
-        assert c.get("/applications", headers={"Authorization": "Bearer other"}).status_code == 401
+        assert c.get("/applications", headers={"Authorization": f"Bearer {jwt(GRAPH_AUDIENCE)}"}).status_code == 401
         assert c.get("/applications", headers=strict.headers()).status_code == 200
+
+
+def test_graph_refuses_a_token_of_another_audience(fake_graph: FakeGraph) -> None:
+    """An Azure Resource Manager token sent to Graph: 401, as real Graph answers it."""
+    with httpx.Client(base_url=fake_graph.v1, verify=fake_graph.ssl_context()) as c:
+        r = c.get("/applications", headers={"Authorization": f"Bearer {jwt(ARM_AUDIENCE)}"})
+        assert _error(r) == (401, "InvalidAuthenticationToken")
+        assert r.json()["error"]["message"] == "Access token validation failure. Invalid audience."
+        r = c.get("/applications", headers={"Authorization": "Bearer not-a-jwt"})
+        assert _error(r) == (401, "InvalidAuthenticationToken")
+
+
+def test_graph_tells_listeners_what_aks_will_see(graph: httpx.Client, fake_graph: FakeGraph) -> None:
+    events: list[tuple[str, dict]] = []
+    fake_graph.directory.listeners.append(lambda event, data: events.append((event, data)))
+    app = graph.post("/applications", json={"displayName": "jhub-sp"}).json()
+    sp = graph.post("/servicePrincipals", json={"appId": app["appId"]}).json()
+    secret = graph.post(f"/applications/{app['id']}/addPassword", json={}).json()["secretText"]
+    graph.delete(f"/applications/{app['id']}")
+    assert events == [("servicePrincipal", {"appId": app["appId"], "id": sp["id"]}),
+                      ("password", {"appId": app["appId"], "secretText": secret}),
+                      ("deleted", {"appId": app["appId"]})]
 
 
 def test_graph_fault_injection(fake_graph: FakeGraph, graph: httpx.Client) -> None:
@@ -218,7 +241,8 @@ def test_graph_bundle_includes_fake_arm_ca(fake_arm, fake_graph_factory: Callabl
     with httpx.Client(headers=graph.headers()) as plain:
         assert plain.get(f"{graph.v1}/applications").status_code == 200
         r = plain.get(f"{fake_arm.url}/subscriptions/{fake_arm.subscription_id}/resourcegroups",
-                      params={"api-version": "2022-09-01"})
+                      params={"api-version": "2022-09-01"},
+                      headers={"Authorization": f"Bearer {fake_arm.credential().token}"})
         assert r.status_code == 200 and r.json()["value"] == []
     from azure.mgmt.resource.resources import ResourceManagementClient  # requests: reads REQUESTS_CA_BUNDLE
 

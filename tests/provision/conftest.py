@@ -31,16 +31,24 @@ import yaml
 
 from tests.fakes.arm import FakeArm
 from tests.fakes.arm.fixtures import fake_arm, fake_arm_factory  # noqa: F401
+from tests.fakes.graph import FakeGraph
+from tests.fakes.graph.fixtures import fake_graph_factory  # noqa: F401
 from tests.fakes.base.fixtures import allow_localhost, stop_all
+from tests.fakes.base.tokens import ARM_AUDIENCE, GRAPH_AUDIENCE, jwt
 from tests.fakes.kube import FakeKube
 from tests.fakes.kube.objects import aks_blob_csidriver
 
 from jhubctl.azure.desired import Ids
 from jhubctl.config import load_config
 
-#: The access token jhubctl gets from the environment; it must never show up anywhere but the header.
+_FIXED = {"iat": 1700000000, "nbf": 1700000000, "exp": 4102444800, "tid": "72f988bf-86f1-41af-91ab-2d7cd011db47"}
+#: The access tokens jhubctl gets from the environment (ARM's, and Graph's for service-principal mode); they
+#: must never show up anywhere but their own service's Authorization header.
 #: Constant: test modules import this file as `tests.provision.conftest`, a second module object.
-TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.jhubctl-test-token.5f0c7e1d9a2b4c6e8f1a3b5c7d9e0f2a"
+TOKEN = jwt(ARM_AUDIENCE, signature="5f0c7e1d9a2b4c6e8f1a3b5c7d9e0f2a", oid="3f2504e0-4f89-11d3-9a0c-0305e82c3301",
+            **_FIXED)
+GRAPH_TOKEN = jwt(GRAPH_AUDIENCE, signature="9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b", oid="3f2504e0-4f89-11d3-9a0c-0305e82c3301",
+                  **_FIXED)
 SUBSCRIPTION = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 NAME = "demo"
 GROUP = "jhub-rg"
@@ -124,6 +132,8 @@ class AzureEnv:
     chdir: Callable[[Path], None]
     setenv: Callable[[str, str], None]
     kube: Any = None
+    #: The fake Microsoft Graph of a service-principal environment (``make_env(..., graph=True)``).
+    graph: FakeGraph | None = None
     #: Environment for this folder's runs (JHUBCTL_ARM_ENDPOINT is this env's fake), set before each run.
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -156,7 +166,10 @@ class AzureEnv:
     # -- running the CLI -----------------------------------------------------------------------------
     def run(self, *argv: str) -> CliResult:
         self.chdir(self.root)
-        for key, value in {"JHUBCTL_ARM_ENDPOINT": self.fake.url, **self.extra_env}.items():
+        endpoints = {"JHUBCTL_ARM_ENDPOINT": self.fake.url}
+        if self.graph is not None:
+            endpoints.update(JHUBCTL_GRAPH_ENDPOINT=self.graph.url, JHUBCTL_GRAPH_ACCESS_TOKEN=GRAPH_TOKEN)
+        for key, value in {**endpoints, **self.extra_env}.items():
             self.setenv(key, value)
         return run_cli(*argv)
 
@@ -184,19 +197,24 @@ def shared_ssh_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def make_env(
-    fake_arm_factory: Callable[..., FakeArm], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_ssh_key: Path
+    fake_arm_factory: Callable[..., FakeArm], fake_graph_factory: Callable[..., FakeGraph], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, shared_ssh_key: Path
 ) -> Iterator[Callable[..., AzureEnv]]:
-    """`make_env(name, ssh="shared"|"generate", kube=True, config={...}, kube_kwargs={...}, **FakeArm kwargs)`.
+    """`make_env(name, ssh="shared"|"generate", kube=True, graph=False, config={...}, kube_kwargs={...},
+    **FakeArm kwargs)`.
 
     `kube=False`: the fake ARM hands out its default kubeconfig, whose server does not exist, so such an
-    environment must not run the csi-driver step.
+    environment must not run the csi-driver step. `graph=True`: service-principal mode against a fake Graph
+    whose directory the fake ARM learns from (what AKS can see); make it the test's last environment (the
+    ARM fixture rewrites the CA bundle on each start).
     """
     kubes: list[Any] = []
     monkeypatch.setenv("JHUBCTL_AZURE_ACCESS_TOKEN", TOKEN)
     allow_localhost(monkeypatch)
 
-    def make(name: str = "env", *, ssh: str = "shared", kube: bool = True, config: dict[str, Any] | None = None,
-             kube_kwargs: dict[str, Any] | None = None, **fake_kwargs: Any) -> AzureEnv:
+    def make(name: str = "env", *, ssh: str = "shared", kube: bool = True, graph: bool = False,
+             config: dict[str, Any] | None = None, kube_kwargs: dict[str, Any] | None = None,
+             **fake_kwargs: Any) -> AzureEnv:
         root = tmp_path / name
         root.mkdir()
         kube_fake = None
@@ -207,6 +225,10 @@ def make_env(
         fake_kwargs.setdefault("subscription_id", SUBSCRIPTION)
         fake = fake_arm_factory(**fake_kwargs)
         env = AzureEnv(fake, root, base_config(fake.subscription_id), monkeypatch.chdir, monkeypatch.setenv, kube_fake)
+        if graph:
+            env.graph = fake_graph_factory()
+            env.graph.directory.listeners.append(fake.resources.learn)
+            env.config["aks"]["identity"] = "service-principal"
         if ssh == "shared":
             env.config["aks"]["ssh_public_key_path"] = str(shared_ssh_key)
         env.write_config(config)
@@ -284,6 +306,14 @@ def assert_one_line_error(stderr: str) -> str:
     assert lines and lines[0].startswith("error: "), stderr
     assert len(lines) == 1 or (len(lines) == 2 and lines[1].startswith("hint: ")), f"not one line:\n{stderr}"
     return lines[0]
+
+
+def only_source(rule: dict[str, Any]) -> str:
+    """The one source prefix of an NSG rule, as Azure stores a single prefix: in the singular field, with an
+    empty list beside it."""
+    props = rule["properties"]
+    assert props.get("sourceAddressPrefixes") == [], props
+    return str(props["sourceAddressPrefix"])
 
 
 def json_steps(stdout: str) -> dict[str, dict[str, Any]]:

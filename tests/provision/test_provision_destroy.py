@@ -7,7 +7,7 @@ environment are deleted, the cluster first (it uses the subnet and holds the rol
 
 from __future__ import annotations
 
-from jhubctl.provision import PROVISION_STEPS
+from jhubctl.azure.provision import STEPS as PROVISION_STEPS
 
 from tests.provision.conftest import AzureEnv, paths
 

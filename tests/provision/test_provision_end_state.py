@@ -21,7 +21,7 @@ import yaml
 from jhubctl.azure import desired
 from jhubctl.azure.arm import api_version
 from jhubctl.azure.desired import Ids
-from jhubctl.provision import PROVISION_STEPS
+from jhubctl.azure.provision import STEPS as PROVISION_STEPS
 
 from tests.provision.conftest import (
     ABSENT,
@@ -35,6 +35,7 @@ from tests.provision.conftest import (
     base_config,
     find,
     load_config,
+    only_source,
     run_cli,
     start_kube,
 )
@@ -138,7 +139,8 @@ END_STATE = [
     (CONTAINER, "properties.publicAccess", "None"),
     # az aks create --node-count 3 --node-vm-size Standard_D2s_v3 --vm-set-type VirtualMachineScaleSets
     #   --enable-cluster-autoscaler --min-count 3 --max-count 6 --network-plugin azure --network-policy azure
-    #   --service-cidr 10.0.0.0/16 --dns-service-ip 10.0.0.10 --vnet-subnet-id --enable-blob-driver
+    #   --service-cidr 10.0.0.0/16 --dns-service-ip 10.0.0.10 --vnet-subnet-id --enable-blob-driver (the seed's
+    #   service range lies inside its own VNet 10.0.0.0/8: jhubctl's default is outside it)
     #   --ssh-key-value (RSA); no --docker-bridge-address; managed identity instead of --service-principal
     (AKS, "properties.agentPoolProfiles", length(1)),
     (AKS, f"{POOL}.count", 3),
@@ -151,8 +153,8 @@ END_STATE = [
     (AKS, f"{POOL}.vnetSubnetID", "{subnet}"),
     (AKS, "properties.networkProfile.networkPlugin", "azure"),
     (AKS, "properties.networkProfile.networkPolicy", "azure"),
-    (AKS, "properties.networkProfile.serviceCidr", "10.0.0.0/16"),
-    (AKS, "properties.networkProfile.dnsServiceIP", "10.0.0.10"),
+    (AKS, "properties.networkProfile.serviceCidr", "172.16.0.0/16"),
+    (AKS, "properties.networkProfile.dnsServiceIP", "172.16.0.10"),
     (AKS, "properties.networkProfile.dockerBridgeCidr", ABSENT),
     (AKS, "properties.storageProfile.blobCSIDriver.enabled", True),
     (AKS, "properties.linuxProfile.ssh.publicKeys", length(1)),
@@ -365,8 +367,7 @@ def test_auto_source_ip_asks_the_echo_service_once_and_opens_only_that_ip(make_e
     ids = env.ids
     nsg = env.fake.resources.get(ids.nsg)
     for rule in nsg["properties"]["securityRules"]:
-        assert rule["properties"]["sourceAddressPrefixes"] == ["198.51.100.23/32"]
-        assert "sourceAddressPrefix" not in rule["properties"]
+        assert only_source(rule) == "198.51.100.23/32"
     acls = env.fake.resources.get(ids.storage)["properties"]["networkAcls"]
     assert acls["ipRules"] == [{"value": "198.51.100.23", "action": "Allow"}]
     assert env.journal()["network"]["outputs"]["source_ips"] == ["198.51.100.23/32"]

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from jhubctl.provision import PROVISION_STEPS
+from jhubctl.azure.provision import STEPS as PROVISION_STEPS
 
 from tests.provision.conftest import (
     AzureEnv,

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from jhubctl.azure.arm import PROVIDERS
-from jhubctl.provision import PROVISION_STEPS
+from jhubctl.azure.provision import STEPS as PROVISION_STEPS
 
-from tests.provision.conftest import AzureEnv, json_steps, paths, snapshot
+from tests.provision.conftest import AzureEnv, json_steps, only_source, paths, snapshot
 
 
 def test_second_run_sends_no_write_and_reports_everything_unchanged(azure_env: AzureEnv) -> None:
@@ -128,7 +128,7 @@ def test_config_change_is_previewed_then_applied_alone(azure_env: AzureEnv, chan
         assert env.fake.resources.get(ids.registry)["sku"]["name"] == "Standard"
     else:
         for rule in env.fake.resources.get(ids.nsg)["properties"]["securityRules"]:
-            assert rule["properties"]["sourceAddressPrefixes"] == ["198.51.100.9/32"]
+            assert only_source(rule) == "198.51.100.9/32"
         ip_rules = env.fake.resources.get(ids.storage)["properties"]["networkAcls"]["ipRules"]
         assert "198.51.100.9" in [r["value"] for r in ip_rules]
     assert env.journal()["registry" if change == "registry sku" else "network"]["status"] == "succeeded"
@@ -150,7 +150,7 @@ def test_a_removed_source_ip_loses_storage_access_too(azure_env: AzureEnv) -> No
     env.provision_ok()
 
     for rule in env.fake.resources.get(env.ids.nsg)["properties"]["securityRules"]:
-        assert rule["properties"]["sourceAddressPrefixes"] == ["198.51.100.9/32"]
+        assert only_source(rule) == "198.51.100.9/32"
     ip_rules = env.fake.resources.get(env.ids.storage)["properties"]["networkAcls"]["ipRules"]
     assert sorted(r["value"] for r in ip_rules) == ["198.51.100.9"], (
         f"old operator IPs still allowed on the storage account: {ip_rules}")

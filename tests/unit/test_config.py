@@ -38,7 +38,8 @@ def test_no_file_means_local_target_with_the_seed_values(tmp_path: Path) -> None
     assert c.target == "local"
     assert (c.azure.location, c.azure.resource_group) == ("eastus", "jhub-rg")
     assert (c.network.vnet_cidr, c.network.subnet_cidr) == ("10.0.0.0/8", "10.240.0.0/16")
-    assert (c.aks.service_cidr, c.aks.dns_service_ip) == ("10.0.0.0/16", "10.0.0.10")
+    # Not the seed's 10.0.0.0/16: that lies inside its own VNet 10.0.0.0/8 (Azure recommends against it).
+    assert (c.aks.service_cidr, c.aks.dns_service_ip) == ("172.16.0.0/16", "172.16.0.10")
     assert (c.aks.node_count, c.aks.min_count, c.aks.max_count) == (3, 3, 6)
     assert c.aks.node_vm_size == "Standard_D2s_v3"
     assert c.hub.chart_version == "3.1.0"
@@ -140,7 +141,7 @@ def test_bad_value_names_key_and_fix(data: dict, must_mention: list[str]) -> Non
 
 def test_dns_service_ip_outside_service_cidr() -> None:
     message = config_error({"aks": {"dns_service_ip": "10.1.0.10"}})
-    for text in ("aks", "dns_service_ip", "10.1.0.10", "service_cidr", "10.0.0.0/16"):
+    for text in ("aks", "dns_service_ip", "10.1.0.10", "service_cidr", "172.16.0.0/16"):
         assert text in message
 
 
@@ -150,10 +151,10 @@ def test_subnet_outside_vnet() -> None:
         assert text in message
 
 
-def test_service_cidr_overlapping_the_node_subnet() -> None:
-    message = config_error({"aks": {"service_cidr": "10.240.0.0/20", "dns_service_ip": "10.240.0.10"}})
-    assert "aks.service_cidr" in message and "network.subnet_cidr" in message
-    assert "overlaps" in message
+def test_service_cidr_overlapping_the_vnet_not_only_the_node_subnet() -> None:
+    for service, dns in (("10.240.0.0/20", "10.240.0.10"), ("10.0.0.0/16", "10.0.0.10")):  # subnet; seed's value
+        message = config_error({"aks": {"service_cidr": service, "dns_service_ip": dns}})
+        assert "aks.service_cidr" in message and "network.vnet_cidr" in message and "overlaps" in message
 
 
 def test_non_cidr_is_refused_with_an_example() -> None:

@@ -11,6 +11,7 @@ without raising.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .errors import AzureError, from_sdk
@@ -27,10 +28,26 @@ API_VERSIONS = {
     "Microsoft.Authorization/roleAssignments": "2022-04-01",
 }
 
-#: provisioningState values of an operation still under way.
-TRANSITIONAL = {"creating", "updating", "deleting", "accepted", "provisioning", "inprogress", "running"}
-#: How long to wait for a resource another (interrupted) run left in a transitional state.
+#: provisioningState values after which nothing more happens; any other (Creating, Updating, AKS's Upgrading
+#: and Scaling, storage's ResolvingDNS, ...) means an operation is still under way and is waited for.
+TERMINAL = {"succeeded", "failed", "canceled"}
+#: How long to wait for a resource another (interrupted) run, or another tool, left busy.
 SETTLE_TIMEOUT = 3600.0
+#: 409 codes of a write refused because another operation runs on the resource (network, AKS, storage).
+BUSY_CODES = {"AnotherOperationInProgress", "OperationNotAllowed", "StorageAccountOperationInProgress"}
+
+Report = Callable[[str], None]
+
+
+def _is_busy(error: AzureError) -> bool:
+    # AKS uses OperationNotAllowed for other refusals too; only "another operation is in progress" is busy.
+    return error.code in BUSY_CODES and (error.code != "OperationNotAllowed" or "in progress" in error.message.lower())
+
+
+def busy(resource: dict[str, Any] | None) -> str | None:
+    """The provisioningState of a resource an operation is still running on, else None."""
+    state = str(((resource or {}).get("properties") or {}).get("provisioningState") or "")
+    return state if state and state.lower() not in TERMINAL else None
 
 
 def _final_error(poller: Any) -> tuple[str, str] | None:
@@ -90,7 +107,7 @@ class Arm:
         except HttpResponseError as exc:
             raise from_sdk(exc, f"read {resource_id}") from None
 
-    def put(self, resource_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def put(self, resource_id: str, body: dict[str, Any], report: Report | None = None) -> dict[str, Any]:
         from azure.core.exceptions import HttpResponseError
 
         for attempt in (1, 2):
@@ -102,33 +119,35 @@ class Arm:
                 break
             except HttpResponseError as exc:
                 error = from_sdk(exc, f"create/update {resource_id}")
-                # A retried PUT whose first answer was lost meets its own operation still running.
-                if error.code != "AnotherOperationInProgress" or attempt == 2:
+                # Busy: another tool's operation, or a retried PUT whose first answer was lost meeting its own.
+                if attempt == 2 or not _is_busy(error):
                     raise error from None
-                self.settle(resource_id)
+                self.settle(resource_id, report)
         if result is None or not result.get("id"):
             failed = _final_error(poller)  # a Location monitor's {"status": "Failed"} returns no resource
             if failed is not None:
                 raise AzureError(f"create/update {resource_id}: {failed[0]}: {failed[1]}", code=failed[0])
-        return self.verify(resource_id, result.as_dict() if result is not None else {})
+        return self.verify(resource_id, result.as_dict() if result is not None else {}, report)
 
-    def settle(self, resource_id: str, timeout: float = SETTLE_TIMEOUT) -> dict[str, Any] | None:
-        """Wait while the resource is Creating/Updating/Deleting (e.g. after an interrupted run)."""
+    def settle(self, resource_id: str, report: Report | None = None,
+               timeout: float = SETTLE_TIMEOUT) -> dict[str, Any] | None:
+        """Wait while an operation runs on the resource (an interrupted run's, or another tool's)."""
         deadline = time.monotonic() + timeout
         delay = 0.5
         while True:
             current = self.get(resource_id)
-            state = str(((current or {}).get("properties") or {}).get("provisioningState", ""))
-            if state.lower() not in TRANSITIONAL or time.monotonic() > deadline:
+            state = busy(current)
+            if state is None or time.monotonic() > deadline:
                 return current
+            if report is not None:
+                report(f"waiting: {resource_id.rsplit('/', 1)[-1]} is {state}")
             time.sleep(delay)
             delay = min(delay * 2, 15.0)
 
-    def verify(self, resource_id: str, result: dict[str, Any]) -> dict[str, Any]:
+    def verify(self, resource_id: str, result: dict[str, Any], report: Report | None = None) -> dict[str, Any]:
         """An LRO's end is trusted only with an id and a Succeeded state; else look again (and wait)."""
-        state = (result.get("properties") or {}).get("provisioningState")
-        if not result.get("id") or str(state or "").lower() in TRANSITIONAL:
-            result = self.settle(resource_id) or {}
+        if not result.get("id") or busy(result):
+            result = self.settle(resource_id, report) or {}
         state = (result.get("properties") or {}).get("provisioningState")
         if not result.get("id") or (state is not None and str(state) != "Succeeded"):
             raise AzureError(

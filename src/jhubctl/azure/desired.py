@@ -16,7 +16,6 @@ from ..config import Config
 ROLES = {
     "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
     "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
-    "Contributor": "b24988ac-6180-42a0-ab88-20f7382dd24c",
     "Network Contributor": "4d97b98b-1d4f-4787-a291-c67834d212e7",
 }
 NSG_RULES = (("AllowHttpsInbound", 100, "443"), ("AllowHttpInbound", 200, "80"))  # the seed's priorities
@@ -102,9 +101,31 @@ def registry(config: Config) -> dict[str, Any]:
 
 
 def _prefixes(sources: list[str]) -> dict[str, Any]:
-    if sources == ["*"]:
-        return {"sourceAddressPrefix": "*"}
+    """Exactly one of the two fields: Azure refuses both at once, and stores a one-element list in the
+    singular field anyway (so sending the singular makes a re-run compare equal)."""
+    if len(sources) == 1:
+        return {"sourceAddressPrefix": sources[0]}
     return {"sourceAddressPrefixes": sources}
+
+
+def rule_sources(properties: dict[str, Any]) -> list[str]:
+    """A rule's source prefixes, whichever of the two fields holds them."""
+    many = [str(p) for p in properties.get("sourceAddressPrefixes") or []]
+    one = properties.get("sourceAddressPrefix")
+    return sorted({*many, *([str(one)] if one else [])})
+
+
+def nsg_comparable(body: dict[str, Any]) -> dict[str, Any]:
+    """The NSG with each rule's two source fields folded into one, for comparing wanted with actual."""
+    import copy
+
+    compare = copy.deepcopy(body)
+    for rule in (compare.get("properties") or {}).get("securityRules") or []:
+        props = rule.get("properties") or {}
+        sources = rule_sources(props)
+        props.pop("sourceAddressPrefix", None)
+        props["sourceAddressPrefixes"] = sources
+    return compare
 
 
 def nsg(config: Config, sources: list[str]) -> dict[str, Any]:
@@ -158,6 +179,11 @@ def storage_ip(cidr: str) -> str:
     return cidr[:-3] if cidr.endswith("/32") else cidr
 
 
+def storage_kind(sku: str) -> str:
+    """A premium account with a hierarchical namespace (and NFS) is a BlockBlobStorage account."""
+    return "BlockBlobStorage" if sku.startswith("Premium_") else "StorageV2"
+
+
 def storage(config: Config, subnet_id: str, sources: list[str]) -> dict[str, Any]:
     """az storage account create --sku --kind --hns --enable-nfs-v3 --default-action Deny --vnet/--subnet
     and az storage account network-rule add --ip-address.
@@ -170,7 +196,7 @@ def storage(config: Config, subnet_id: str, sources: list[str]) -> dict[str, Any
         "location": config.azure.location,
         "tags": tags(config),
         "sku": {"name": config.storage.sku},
-        "kind": "StorageV2",
+        "kind": storage_kind(config.storage.sku),
         "properties": {
             "isHnsEnabled": True,
             "isNfsV3Enabled": True,
@@ -193,12 +219,13 @@ def container() -> dict[str, Any]:
 
 
 def cluster(
-    config: Config, subnet_id: str, ssh_public_key: str, service_principal: tuple[str, str] | None = None
+    config: Config, subnet_id: str, ssh_public_key: str, service_principal: tuple[str, str | None] | None = None
 ) -> dict[str, Any]:
     """az aks create with the seed's flags, minus --docker-bridge-address (removed from the API).
 
     Identity: system-assigned (no secret anywhere), or the seed's --service-principal/--client-secret
-    when `service_principal` = (client id, secret) is given.
+    when `service_principal` = (client id, secret) is given. The secret is needed to create the cluster
+    only: an update without it keeps the one the cluster has (ARM never returns it).
     """
     aks = config.aks
     pool: dict[str, Any] = {
@@ -231,7 +258,8 @@ def cluster(
     if service_principal is None:
         body["identity"] = {"type": "SystemAssigned"}
     else:
-        properties["servicePrincipalProfile"] = {"clientId": service_principal[0], "secret": service_principal[1]}
+        client_id, secret = service_principal
+        properties["servicePrincipalProfile"] = {"clientId": client_id, **({"secret": secret} if secret else {})}
     body["properties"] = properties
     return body
 

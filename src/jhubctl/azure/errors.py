@@ -18,6 +18,13 @@ HINTS = {
     "RoleAssignmentExists": "already assigned: nothing to do",
     "InvalidTemplateDeployment": "see the message; a policy may forbid the resource",
     "RequestDisallowedByPolicy": "an Azure Policy forbids this resource: ask the policy owner or change the config",
+    "InvalidAuthenticationTokenAudience": "the token is for another service: JHUBCTL_AZURE_ACCESS_TOKEN must be an "
+                                          "Azure Resource Manager token",
+    "LinkedAuthorizationFailed": "an identity lacks a role on a linked resource (for AKS: Network Contributor on the "
+                                 "subnet or VNet); grant it and run again",
+    "ServicePrincipalNotFound": "a new service principal takes minutes to replicate: run again later",
+    "ServiceCidrOverlapExistingSubnetsCidr": "choose an aks.service_cidr outside every subnet of the VNet",
+    "StorageAccountOperationInProgress": "another operation runs on the account: run again when it has finished",
 }
 
 

@@ -2,7 +2,8 @@
 a client secret.
 
 The secret exists only in memory: Graph returns `secretText` once, jhubctl hands it to the step that
-needs it and never writes it anywhere. A later run that needs a secret again adds a new one.
+needs it and never writes it anywhere. A secret is added only when something needs one (a cluster
+create, a pull secret), at most once per run.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 
 from ..retry import retry_after
+from .credentials import GRAPH_TOKEN_ENV
 from .errors import AzureError
 
 #: Attempts for throttled (429) or unavailable (503/504) answers, as the ARM SDK retries its own.
@@ -50,8 +52,10 @@ class Graph:
             except ValueError:
                 error = {}
             code = error.get("code") or f"HTTP{resp.status_code}"
+            hint = (f"the Graph token is refused: log in again, or refresh {GRAPH_TOKEN_ENV}" if resp.status_code == 401
+                    else "the identity needs Application.ReadWrite.All (or to own the app)")
             raise AzureError(f"Microsoft Graph {method} {path}: {code}: {error.get('message', resp.text[:200])}",
-                             code=code, hint="the identity needs Application.ReadWrite.All (or to own the app)")
+                             code=code, hint=hint)
         return resp.json() if resp.content else None
 
     def _one(self, path: str, filter_: str) -> dict[str, Any] | None:

@@ -6,38 +6,77 @@ Outputs go to the journal (ids, names, endpoints; never a secret).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import Config
 from ..steps.diff import differences, merge
 from ..steps.model import Change, Step, StepContext
 from . import desired
-from .arm import PROVIDERS, Arm
+from .arm import PROVIDERS, Arm, Report, busy
 from .errors import AzureError
+
+if TYPE_CHECKING:
+    from ..kube.client import KubeClient
+    from .graph import Graph
 
 KUBECONFIG_FILE = "kubeconfig"
 #: Lists jhubctl owns outright: an operator IP removed from the config must lose access everywhere.
 EXACT = ("properties.networkAcls.ipRules",)
+#: NSG rules jhubctl owns are sent whole, never merged with what Azure holds (one source field only).
+OWNED = ("properties.securityRules",)
+#: AKS refuses a new service principal or secret until Microsoft Entra ID has replicated it (up to about four
+#: minutes): the create is retried this long, first after REPLICATION_DELAY seconds, then doubling up to 30.
+REPLICATION_TIMEOUT = 600.0
+REPLICATION_DELAY = 5.0
+
+
+def needs(service_principal: bool) -> dict[str, tuple[str, ...]]:
+    """The step graph. With a service principal, the cluster needs the principal's rights on the VNet
+    before it is created (else LinkedAuthorizationFailed); managed identities exist only after it."""
+    return {
+        "providers": (),
+        "resource-group": (),
+        "registry": ("resource-group", "providers"),
+        "network": ("resource-group", "providers"),
+        "storage": ("network",),
+        "identity": (),
+        "ssh-key": (),
+        "aks": ("network", "ssh-key", "providers", "identity", *(("role-assignments",) if service_principal else ())),
+        "role-assignments": ("identity", "registry", "network", "storage") if service_principal
+        else ("aks", "registry", "network"),
+        "kubeconfig": ("aks",),
+        "csi-driver": ("kubeconfig",),
+    }
 
 
 @dataclass
 class Env:
-    """What steps share: config, the ARM adapter, derived ids, the state dir and the operator's source IPs."""
+    """What steps share: config, the adapters, derived ids, the state dir and the operator's source IPs."""
 
     config: Config
     arm: Arm
     ids: desired.Ids
     state_dir: Path
     sources: list[str]
-    kube_factory: Callable[[Path, str], Any]  # (kubeconfig path, context) -> jhubctl.kube.client.KubeClient
-    graph: Any = None  # azure.graph.Graph in service-principal mode
+    kube_factory: Callable[[Path, str], KubeClient]
+    graph: Graph | None = None  # service-principal mode only
 
     @property
     def service_principal(self) -> bool:
         return self.config.aks.identity == "service-principal"
+
+    def directory(self) -> Graph:
+        if self.graph is None:
+            raise AzureError("Microsoft Graph is needed in service-principal mode and was not set up")
+        return self.graph
+
+    def step(self, name: str, description: str, plan: Callable[[StepContext], list[Change]],
+             apply: Callable[[StepContext, list[Change]], dict[str, Any]]) -> Step:
+        return Step(name, description, needs(self.service_principal)[name], plan, apply)
 
 
 def _read(arm: Arm, ctx: StepContext, rid: str) -> dict[str, Any] | None:
@@ -48,21 +87,26 @@ def _read(arm: Arm, ctx: StepContext, rid: str) -> dict[str, Any] | None:
 
 
 def _plan(
-    arm: Arm, ctx: StepContext, rid: str, want: dict[str, Any], compare: dict[str, Any] | None = None
+    arm: Arm, ctx: StepContext, rid: str, want: dict[str, Any], compare: dict[str, Any] | None = None,
+    normalise: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> tuple[Change, dict[str, Any] | None]:
     actual = _read(arm, ctx, rid)
     if actual is None:
         return Change("create", rid), None
-    fields = differences(compare if compare is not None else want, actual, exact=EXACT)
+    have = normalise(actual) if normalise else actual
+    fields = differences(compare if compare is not None else want, have, exact=EXACT)
     if str((actual.get("properties") or {}).get("provisioningState", "")).lower() == "failed":
         fields.append("properties.provisioningState")  # a failed resource is PUT again, which retries it
     return Change("update" if fields else "unchanged", rid, tuple(fields)), actual
 
 
-def _ensure(arm: Arm, rid: str, want: dict[str, Any], change: Change, actual: dict[str, Any] | None) -> dict[str, Any]:
+def _ensure(arm: Arm, rid: str, want: dict[str, Any], change: Change, actual: dict[str, Any] | None,
+            report: Report) -> dict[str, Any]:
+    if actual is not None and busy(actual):  # another tool's (or an interrupted run's) operation: wait for it
+        actual = arm.settle(rid, report)
     if change.action == "unchanged" and actual is not None:
-        return arm.verify(rid, actual)
-    return arm.put(rid, merge(actual, want, exact=EXACT) if actual else want)
+        return arm.verify(rid, actual, report)
+    return arm.put(rid, merge(actual, want, exact=EXACT, owned=OWNED) if actual else want, report)
 
 
 def providers_step(env: Env) -> Step:
@@ -76,7 +120,7 @@ def providers_step(env: Env) -> Step:
             env.arm.register(todo)
         return {"registered": list(PROVIDERS)}
 
-    return Step("providers", "register resource providers", (), plan, apply)
+    return env.step("providers", "register resource providers", plan, apply)
 
 
 def group_step(env: Env) -> Step:
@@ -92,7 +136,7 @@ def group_step(env: Env) -> Step:
         owned = (actual.get("tags") or {}).get("jhubctl-env") == env.config.name
         return {"id": actual.get("id", env.ids.group), "name": name, "owned": owned}
 
-    return Step("resource-group", "az group create", (), plan, apply)
+    return env.step("resource-group", "az group create", plan, apply)
 
 
 def registry_step(env: Env) -> Step:
@@ -102,10 +146,10 @@ def registry_step(env: Env) -> Step:
         return [_plan(env.arm, ctx, rid, want)[0]]
 
     def apply(ctx: StepContext, changes: list[Change]) -> dict[str, Any]:
-        result = _ensure(env.arm, rid, want, changes[0], _read(env.arm, ctx, rid))
+        result = _ensure(env.arm, rid, want, changes[0], _read(env.arm, ctx, rid), ctx.report)
         return {"id": result["id"], "login_server": result.get("properties", {}).get("loginServer")}
 
-    return Step("registry", "az acr create", ("resource-group", "providers"), plan, apply)
+    return env.step("registry", "az acr create", plan, apply)
 
 
 def network_step(env: Env) -> Step:
@@ -116,7 +160,8 @@ def network_step(env: Env) -> Step:
     subnet_body = {"properties": subnet_want["properties"]}
 
     def plan(ctx: StepContext) -> list[Change]:
-        nsg_change = _plan(env.arm, ctx, ids.nsg, nsg_want)[0]
+        nsg_change = _plan(env.arm, ctx, ids.nsg, nsg_want, desired.nsg_comparable(nsg_want),
+                           desired.nsg_comparable)[0]
         vnet_actual = _read(env.arm, ctx, ids.vnet)
         if vnet_actual is None:
             return [nsg_change, Change("create", ids.vnet), Change("create", ids.subnet)]
@@ -134,35 +179,37 @@ def network_step(env: Env) -> Step:
     def apply(ctx: StepContext, changes: list[Change]) -> dict[str, Any]:
         nsg_change, vnet_change, subnet_change = changes
         # The subnet references the NSG: it goes first.
-        _ensure(env.arm, ids.nsg, nsg_want, nsg_change, _read(env.arm, ctx, ids.nsg))
+        _ensure(env.arm, ids.nsg, nsg_want, nsg_change, _read(env.arm, ctx, ids.nsg), ctx.report)
         vnet = _read(env.arm, ctx, ids.vnet)
+        if vnet is not None and busy(vnet):
+            vnet = env.arm.settle(ids.vnet, ctx.report)
         if vnet_change.action == "create":
-            env.arm.put(ids.vnet, vnet_want)  # subnet inline: one request, no window without it
+            env.arm.put(ids.vnet, vnet_want, ctx.report)  # subnet inline: one request, no window without it
         elif vnet_change.action == "update":
             # A VNet PUT is authoritative over subnets: send every existing one back, ours merged in.
-            env.arm.put(ids.vnet, merge(vnet, vnet_want))
+            env.arm.put(ids.vnet, merge(vnet, vnet_want), ctx.report)
         else:
-            env.arm.verify(ids.vnet, vnet or {})
+            env.arm.verify(ids.vnet, vnet or {}, ctx.report)
             if subnet_change.action != "unchanged":
                 current = env.arm.get(ids.subnet)
-                env.arm.put(ids.subnet, merge(current, subnet_body) if current else subnet_body)
+                env.arm.put(ids.subnet, merge(current, subnet_body) if current else subnet_body, ctx.report)
         return {"vnet_id": ids.vnet, "subnet_id": ids.subnet, "nsg_id": ids.nsg, "source_ips": env.sources}
 
-    return Step("network", "az network vnet create + nsg rules", ("resource-group", "providers"), plan, apply)
+    return env.step("network", "az network vnet create + nsg rules", plan, apply)
 
 
 def storage_step(env: Env) -> Step:
     ids, config = env.ids, env.config
     want = desired.storage(config, ids.subnet, env.sources)
-    fixed = ("properties.isHnsEnabled", "properties.isNfsV3Enabled")
+    fixed = ("kind", "properties.isHnsEnabled", "properties.isNfsV3Enabled")
 
     def plan(ctx: StepContext) -> list[Change]:
         account, actual = _plan(env.arm, ctx, ids.storage, want)
         frozen = [f for f in account.fields if f in fixed]
         if frozen:
             raise AzureError(
-                f"storage account {config.storage.account_name} exists without {', '.join(frozen)}, which "
-                "cannot be turned on later",
+                f"storage account {config.storage.account_name} differs in {', '.join(frozen)}, which cannot "
+                "change after creation (storage.sku decides the kind)",
                 code="StorageAccountIncompatible", hint="choose another storage.account_name",
             )
         container = _plan(env.arm, ctx, ids.container, desired.container())[0] if actual else Change("create", ids.container)
@@ -170,14 +217,14 @@ def storage_step(env: Env) -> Step:
 
     def apply(ctx: StepContext, changes: list[Change]) -> dict[str, Any]:
         account_change, container_change = changes
-        account = _ensure(env.arm, ids.storage, want, account_change, _read(env.arm, ctx, ids.storage))
+        account = _ensure(env.arm, ids.storage, want, account_change, _read(env.arm, ctx, ids.storage), ctx.report)
         container_actual = _read(env.arm, ctx, ids.container) if container_change.action != "create" else None
-        _ensure(env.arm, ids.container, desired.container(), container_change, container_actual)
+        _ensure(env.arm, ids.container, desired.container(), container_change, container_actual, ctx.report)
         endpoints = (account.get("properties") or {}).get("primaryEndpoints") or {}
         return {"id": account["id"], "account_name": config.storage.account_name,
                 "container": config.storage.container, "blob_endpoint": endpoints.get("blob")}
 
-    return Step("storage", "az storage account create + container", ("network",), plan, apply)
+    return env.step("storage", "az storage account create + container", plan, apply)
 
 
 def ssh_key_step(env: Env) -> Step:
@@ -196,7 +243,7 @@ def ssh_key_step(env: Env) -> Step:
         sshkey.read_public_key(path)
         return {"public_key_path": str(path)}
 
-    return Step("ssh-key", "ssh-keygen (RSA, private key 0600)", (), plan, apply)
+    return env.step("ssh-key", "ssh-keygen (RSA, private key 0600)", plan, apply)
 
 
 def identity_step(env: Env) -> Step:
@@ -207,33 +254,60 @@ def identity_step(env: Env) -> Step:
     def plan(ctx: StepContext) -> list[Change]:
         if not env.service_principal:
             return [Change("unchanged", "system-assigned identity (comes with the cluster)")]
-        app = env.graph.find_application(name)
+        graph = env.directory()
+        app = graph.find_application(name)
         if app is None:
             return [Change("create", f"application {name}"), Change("create", f"service principal of {name}")]
-        sp = env.graph.find_service_principal(app["appId"])
+        sp = graph.find_service_principal(app["appId"])
         return [Change("unchanged", f"application {name}"),
                 Change("unchanged" if sp else "create", f"service principal of {name}")]
 
     def apply(ctx: StepContext, changes: list[Change]) -> dict[str, Any]:
         if not env.service_principal:
             return {"mode": "managed"}
-        app = env.graph.find_application(name) or env.graph.create_application(name)
-        sp = env.graph.find_service_principal(app["appId"])
-        if sp is None:
-            sp = env.graph.create_service_principal(app["appId"])
+        graph = env.directory()
+        app = graph.find_application(name) or graph.create_application(name)
+        sp = graph.find_service_principal(app["appId"]) or graph.create_service_principal(app["appId"])
         return {"mode": "service-principal", "app_id": app["appId"], "app_object_id": app["id"],
                 "principal_id": sp["id"]}
 
-    return Step("identity", "az ad sp create-for-rbac (service-principal mode only)", (), plan, apply)
+    return env.step("identity", "az ad sp create-for-rbac (service-principal mode only)", plan, apply)
 
 
 def _sp_secret(ctx: StepContext, env: Env) -> str:
-    """The client secret, held in memory only; a new one is added when this process has none."""
+    """The cluster's client secret, held in memory only: added when a create needs one, once per run."""
     secret = ctx.transient.get("sp_secret")
     if secret is None:
-        secret = env.graph.add_password(ctx.input("identity", "app_object_id"), f"jhubctl {env.config.name}")
+        secret = env.directory().add_password(ctx.input("identity", "app_object_id"),
+                                              f"jhubctl {env.config.name}: AKS cluster credential")
         ctx.transient["sp_secret"] = secret
     return str(secret)
+
+
+def _replicating(error: AzureError) -> bool:
+    """AKS does not see a new service principal, or its new secret, yet."""
+    return error.code == "ServicePrincipalNotFound" or (
+        error.code == "BadRequest" and "ServicePrincipalProfile were invalid" in error.message)
+
+
+def _put_cluster(env: Env, ctx: StepContext, body: dict[str, Any], change: Change,
+                 actual: dict[str, Any] | None) -> dict[str, Any]:
+    delay, waited = REPLICATION_DELAY, 0.0
+    while True:
+        try:
+            return _ensure(env.arm, env.ids.cluster, body, change, actual, ctx.report)
+        except AzureError as exc:
+            if not env.service_principal or not _replicating(exc):
+                raise
+            if waited + delay > REPLICATION_TIMEOUT:
+                raise AzureError(f"{exc.message} (still after {waited:.0f} s)", code=exc.code,
+                                 hint="Microsoft Entra ID has not replicated the service principal yet: run again "
+                                      "later") from None
+            ctx.report(f"waiting {delay:.0f} s: AKS does not see the new service principal yet ({exc.code}, "
+                       f"{waited:.0f} s so far)")
+            time.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 30.0)
 
 
 def _public_key(ctx: StepContext, env: Env) -> str:
@@ -248,19 +322,32 @@ def _public_key(ctx: StepContext, env: Env) -> str:
 def aks_step(env: Env) -> Step:
     ids = env.ids
 
+    def client_id(ctx: StepContext) -> str:
+        return ctx.input("identity", "app_id") or "(created by the identity step)"
+
     def want(ctx: StepContext, secret: str | None) -> dict[str, Any]:
-        client_id = ctx.input("identity", "app_id") or "(created by the identity step)"
-        principal = (client_id, secret or "") if env.service_principal else None
+        principal = (client_id(ctx), secret) if env.service_principal else None
         return desired.cluster(env.config, ids.subnet, _public_key(ctx, env), principal)
+
+    def needs_secret(ctx: StepContext, change: Change, actual: dict[str, Any] | None) -> bool:
+        """Only a create (or a retried failed create, or a new principal) takes a secret: no new
+        password on the application for every update or re-run."""
+        if not env.service_principal or change.action == "unchanged":
+            return False
+        if actual is None:
+            return True
+        props = actual.get("properties") or {}
+        current = str((props.get("servicePrincipalProfile") or {}).get("clientId", ""))
+        return current.lower() != client_id(ctx).lower() or str(props.get("provisioningState")).lower() == "failed"
 
     def plan(ctx: StepContext) -> list[Change]:
         body = want(ctx, None)
         return [_plan(env.arm, ctx, ids.cluster, body, desired.cluster_comparable(body))[0]]
 
     def apply(ctx: StepContext, changes: list[Change]) -> dict[str, Any]:
-        needs_secret = env.service_principal and changes[0].action != "unchanged"
-        body = want(ctx, _sp_secret(ctx, env) if needs_secret else None)
-        result = _ensure(env.arm, ids.cluster, body, changes[0], _read(env.arm, ctx, ids.cluster))
+        actual = _read(env.arm, ctx, ids.cluster)
+        body = want(ctx, _sp_secret(ctx, env) if needs_secret(ctx, changes[0], actual) else None)
+        result = _put_cluster(env, ctx, body, changes[0], actual)
         props = result.get("properties") or {}
         kubelet = ((props.get("identityProfile") or {}).get("kubeletidentity")) or {}
         return {
@@ -271,17 +358,17 @@ def aks_step(env: Env) -> Step:
             "node_resource_group": props.get("nodeResourceGroup"),
         }
 
-    return Step("aks", "az aks create", ("network", "ssh-key", "providers", "identity"), plan, apply)
+    return env.step("aks", "az aks create", plan, apply)
 
 
 def role_assignments_step(env: Env) -> Step:
     ids = env.ids
 
     def wanted(ctx: StepContext) -> list[tuple[str, str, str | None, str]]:
-        if env.service_principal:  # the seed's three grants, to the one service principal
+        if env.service_principal:  # the seed's three grants (Contributor narrowed to the network role)
             sp = ctx.input("identity", "principal_id")
             return [
-                (ids.vnet, "Contributor", sp, "service principal"),
+                (ids.vnet, "Network Contributor", sp, "service principal"),
                 (ids.registry, "AcrPull", sp, "service principal"),
                 (ids.storage, "Storage Blob Data Contributor", sp, "service principal"),
             ]
@@ -308,15 +395,14 @@ def role_assignments_step(env: Env) -> Step:
             rid = ids.role_assignment(scope, role, principal)
             if change.action != "unchanged":
                 try:
-                    env.arm.put(rid, desired.role_assignment(ids, role, principal))
+                    env.arm.put(rid, desired.role_assignment(ids, role, principal), ctx.report)
                 except AzureError as exc:
                     if exc.code != "RoleAssignmentExists":  # the same grant under another name: done
                         raise
             done[role] = rid
         return {"assignments": done}
 
-    needs = ("identity", "registry", "network", "storage") if env.service_principal else ("aks", "registry", "network")
-    return Step("role-assignments", "az role assignment create", needs, plan, apply)
+    return env.step("role-assignments", "az role assignment create", plan, apply)
 
 
 def kubeconfig_step(env: Env) -> Step:
@@ -333,7 +419,7 @@ def kubeconfig_step(env: Env) -> Step:
             write_kubeconfig(path, env.arm.cluster_user_kubeconfig(env.config.azure.resource_group, cluster), cluster)
         return {"path": str(path), "context": cluster}
 
-    return Step("kubeconfig", "az aks get-credentials (into the state dir)", ("aks",), plan, apply)
+    return env.step("kubeconfig", "az aks get-credentials (into the state dir)", plan, apply)
 
 
 def csi_driver_step(env: Env) -> Step:
@@ -357,8 +443,7 @@ def csi_driver_step(env: Env) -> Step:
         backup = str(result.backup_path) if result.backup_path else ctx.input("csi-driver", "backup")
         return {"action": result.action, "fs_group_policy": result.after_policy, "backup": backup}
 
-    return Step("csi-driver", "kubectl: recreate blob.csi.azure.com with fsGroupPolicy File", ("kubeconfig",),
-                plan, apply)
+    return env.step("csi-driver", "kubectl: recreate blob.csi.azure.com with fsGroupPolicy File", plan, apply)
 
 
 def all_steps(env: Env) -> list[Step]:

@@ -1,8 +1,7 @@
-"""`jhubctl provision` and `jhubctl destroy`: Azure infrastructure as a resumable step graph."""
+"""`jhubctl provision` and `jhubctl destroy`: confirm and render; the workflow is jhubctl.azure.provision."""
 
 from __future__ import annotations
 
-import contextlib
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -14,10 +13,24 @@ if TYPE_CHECKING:
     from ..steps.runner import StepResult
 
 
+def _step_names(incomplete: str) -> list[str]:
+    from ..azure.provision import STEPS
+
+    return [name for name in STEPS if name.startswith(incomplete)]
+
+
+def _only(values: list[str] | None) -> list[str]:
+    """Checked while parsing (exit 2, naming the steps) before the config, a credential or a request."""
+    from ..azure.provision import check_steps
+
+    return check_steps(values or [])
+
+
 def provision(
     ctx: typer.Context,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan from real GETs; change nothing.")] = False,
-    only: Annotated[list[str] | None, typer.Option("--only", help="Run only this step (repeatable).")] = None,
+    only: Annotated[list[str] | None, typer.Option(
+        "--only", help="Run only this step (repeatable).", callback=_only, autocompletion=_step_names)] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before creating resources.")] = False,
     merge_kubeconfig: Annotated[
         bool, typer.Option("--merge-kubeconfig", help="Also merge the cluster's context into ~/.kube/config.")
@@ -28,35 +41,33 @@ def provision(
 
     Safe to run again: each step compares the real state with the config and writes only differences.
     """
-    from .. import provision as core
+    from ..azure import provision as core
     from ..errors import ExitCode, UsageError
-    from ..state import StateLock
     from ..steps.view import StepView
 
     actx = app_context(ctx)
     out = actx.output(json_flag)
     loaded = actx.loaded
-
-    def approve(plan: list[StepResult]) -> None:
-        if yes:
+    with core.provisioning(loaded, only or [], dry_run=dry_run) as run:
+        with StepView(out, run.step_names, transient=True) as live:
+            plan = run.plan(live)
+        if dry_run or plan.failed:
+            _report(out, plan.steps, dry_run=True)
+            if plan.failed:
+                raise typer.Exit(ExitCode.ERROR)
             return
-        if not out.interactive:
-            raise UsageError("changes to make and no terminal to ask", hint="review with --dry-run, then pass --yes")
-        _report(out, plan, dry_run=True)
-        typer.confirm("apply these changes?", abort=True, err=True)
-
-    def view(names: list[str], phase: str) -> StepView:
-        return StepView(out, names, transient=phase == "plan")
-
-    with contextlib.nullcontext() if dry_run else StateLock(loaded.state_dir, "provision"):
-        outcome = core.run(loaded, view, dry_run=dry_run, only=only, approve=approve)
-    _report(out, outcome.results if outcome.results is not None else outcome.plan,
-            dry_run=outcome.results is None)
-    if not outcome.ok:
-        if outcome.results is not None:
-            out.error(f"not every step finished; resume with: {core.resume_command(loaded)}")
+        if plan.writes and not yes:
+            if not out.interactive:
+                raise UsageError("changes to make and no terminal to ask", hint="review with --dry-run, then pass --yes")
+            _report(out, plan.steps, dry_run=True)
+            typer.confirm("apply these changes?", abort=True, err=True)
+        with StepView(out, run.step_names) as live:
+            result = run.apply(live)
+    _report(out, result.steps, dry_run=False)
+    if not result.ok:
+        out.error(f"not every step finished; resume with: {core.resume_command(loaded)}")
         raise typer.Exit(ExitCode.ERROR)
-    if merge_kubeconfig and not dry_run:
+    if merge_kubeconfig:
         out.success(f"context {loaded.config.aks.cluster_name} merged into {core.merge_kubeconfig(loaded)}")
 
 
@@ -83,32 +94,30 @@ def destroy(
     json_flag: JsonFlag = False,
 ) -> None:
     """Delete what provision created: only resources tagged as this environment's; the group only if ours."""
-    from .. import provision as core
+    from ..azure import provision as core
     from ..errors import UsageError
-    from ..state import StateLock
 
     actx = app_context(ctx)
     out = actx.output(json_flag)
     loaded = actx.loaded
-    with StateLock(loaded.state_dir, "destroy"):
-        arm = core.destroy_env(loaded)
-        ids = core.destroy_plan(loaded, arm)
-        app = core.created_application(loaded)
-        if not ids and not app:
+    with core.destruction(loaded) as run:
+        teardown = run.plan()
+        if teardown.empty:
             out.info(f"nothing of environment {loaded.config.name!r} in {loaded.config.azure.resource_group}")
             out.data({"deleted": []})
             return
-        for rid in ids:
+        for rid in teardown.resources:
             out.info(f"will delete {rid}")
-        if app:
-            out.info(f"will delete application {app} (the service principal provision created)")
+        if teardown.application:
+            out.info(f"will delete application {teardown.application} (the service principal provision created)")
         if not yes:
             if not out.interactive:
-                raise UsageError(f"{len(ids)} resource(s) to delete and no terminal to ask", hint="pass --yes")
-            typer.confirm(f"delete {len(ids)} resource(s)?", abort=True, err=True)
+                raise UsageError(f"{len(teardown.resources)} resource(s) to delete and no terminal to ask",
+                                 hint="pass --yes")
+            typer.confirm(f"delete {len(teardown.resources)} resource(s)?", abort=True, err=True)
         with out.progress("deleting"):
-            core.destroy(loaded, arm, ids, on_deleted=lambda rid: out.success(f"deleted {rid}"))
-    out.data({"deleted": ids}, f"deleted {len(ids)} resource(s)")
+            deleted = run.apply(teardown, on_deleted=lambda rid: out.success(f"deleted {rid}"))
+    out.data({"deleted": deleted}, f"deleted {len(deleted)} resource(s)")
 
 
 def register(app: typer.Typer) -> None:

@@ -62,19 +62,24 @@ def differences(want: Any, have: Any, path: str = "", exact: tuple[str, ...] = (
     return [] if _same_scalar(want, have) else [path]
 
 
-def merge(base: Any, want: Any, path: str = "", exact: tuple[str, ...] = ()) -> Any:
+def merge(base: Any, want: Any, path: str = "", exact: tuple[str, ...] = (), owned: tuple[str, ...] = ()) -> Any:
     """`base` with `want` laid over it: dicts deep-merged, keyed lists merged by key (replaced at `exact`
-    paths), other lists replaced."""
+    paths), other lists replaced. At `owned` paths a wanted item replaces its namesake whole: fields we
+    no longer send (an NSG rule's other source field) must not survive from `base`."""
     if isinstance(want, dict) and isinstance(base, dict):
         out = copy.deepcopy(base)
         for key, value in want.items():
-            out[key] = merge(base.get(key), value, f"{path}.{key}" if path else key, exact)
+            out[key] = merge(base.get(key), value, f"{path}.{key}" if path else key, exact, owned)
         return out
     if isinstance(want, list) and isinstance(base, list) and path not in exact:
         key = _key(want)
         if key is not None and _key(base) == key:
             wanted = {str(i[key]).lower(): i for i in want}
-            out_list = [merge(b, wanted.pop(str(b[key]).lower())) if str(b[key]).lower() in wanted else copy.deepcopy(b)
+
+            def laid(b: Any, w: Any) -> Any:
+                return copy.deepcopy(w) if path in owned else merge(b, w)
+
+            out_list = [laid(b, wanted.pop(str(b[key]).lower())) if str(b[key]).lower() in wanted else copy.deepcopy(b)
                         for b in base]
             return out_list + [copy.deepcopy(i) for i in want if str(i[key]).lower() in wanted]
     return copy.deepcopy(want)

@@ -21,14 +21,20 @@ class Change:
         return {"action": self.action, "resource": self.resource, "fields": list(self.fields)}
 
 
+def _silent(detail: str) -> None:
+    pass
+
+
 @dataclass
 class StepContext:
-    """What a step may use: the inputs from steps it needs, and a place for values not to be journaled."""
+    """What a step may use: the inputs from steps it needs, a place for values not to be journaled, and a
+    way to say what it waits for (shown live beside the step)."""
 
     inputs: dict[str, dict[str, Any]]  # outputs of earlier steps, by step name
     dry_run: bool = False
     transient: dict[str, Any] = field(default_factory=dict)  # secrets handed between steps, never saved
     seen: dict[str, Any] = field(default_factory=dict)  # what this step's plan read, so apply need not GET again
+    report: Callable[[str], None] = _silent
 
     def input(self, step: str, key: str) -> Any:
         return self.inputs.get(step, {}).get(key)

@@ -65,12 +65,11 @@ def order(steps: Iterable[Step]) -> list[Step]:
 
 
 class StepRunner:
-    def __init__(self, steps: list[Step], journal: Journal, *, config_hash: str, view: View, describe: Describe):
+    def __init__(self, steps: list[Step], journal: Journal, *, config_hash: str, describe: Describe):
         self.steps = order(steps)
         self.by_name = {s.name: s for s in self.steps}
         self.journal = journal
         self.config_hash = config_hash
-        self.view = view
         self.describe = describe
         self._lock = threading.Lock()  # journal writes and shared outputs
         self.transient: dict[str, Any] = {}
@@ -89,7 +88,7 @@ class StepRunner:
     def _inputs(self) -> dict[str, dict[str, Any]]:
         return {name: dict(step.outputs) for name, step in self.journal.steps().items() if step.status == "succeeded"}
 
-    def plan(self, only: Iterable[str] | None = None) -> list[StepResult]:
+    def plan(self, view: View, only: Iterable[str] | None = None) -> list[StepResult]:
         """Dry run: every selected step's plan from real GETs; nothing is written, not even the journal."""
         selected = self.select(only)
         inputs = self._inputs()
@@ -97,14 +96,15 @@ class StepRunner:
 
         def one(step: Step) -> StepResult:
             began = time.monotonic()
-            self.view.update(step.name, "checking")
+            view.update(step.name, "checking")
             try:
-                changes = step.plan(StepContext(inputs=inputs, dry_run=True, transient=self.transient))
+                changes = step.plan(StepContext(inputs=inputs, dry_run=True, transient=self.transient,
+                                                report=lambda detail: view.update(step.name, "checking", detail)))
             except Exception as exc:  # noqa: BLE001 - reported per step
                 message, hint = self.describe(exc)
-                self.view.update(step.name, "failed", message)
+                view.update(step.name, "failed", message)
                 return StepResult(step.name, "failed", error=message, hint=hint, seconds=time.monotonic() - began)
-            self.view.update(step.name, "planned", summary(changes))
+            view.update(step.name, "planned", summary(changes))
             return StepResult(step.name, "planned", changes, seconds=time.monotonic() - began)
 
         with ThreadPoolExecutor(max_workers=max(1, len(selected))) as pool:
@@ -112,7 +112,7 @@ class StepRunner:
                 results[step.name] = result
         return [results[s.name] for s in selected]
 
-    def apply(self, only: Iterable[str] | None = None) -> list[StepResult]:
+    def apply(self, view: View, only: Iterable[str] | None = None) -> list[StepResult]:
         selected = self.select(only)
         chosen = {s.name for s in selected}
         inputs = self._inputs()
@@ -134,10 +134,10 @@ class StepRunner:
                         pending.remove(step)
                         blocked = [d for d in deps if results.get(d) and results[d].status != "succeeded"]
                         results[step.name] = StepResult(step.name, "skipped", error=f"needs {', '.join(blocked)}")
-                        self.view.update(step.name, "skipped", f"needs {', '.join(blocked)}")
+                        view.update(step.name, "skipped", f"needs {', '.join(blocked)}")
                     elif all(d in results for d in deps):
                         pending.remove(step)
-                        running[pool.submit(self._apply_one, step, inputs)] = step
+                        running[pool.submit(self._apply_one, step, inputs, view)] = step
                 if not running:
                     continue
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -150,30 +150,33 @@ class StepRunner:
                             inputs[step.name] = result.outputs
         return [results[s.name] for s in selected]
 
-    def _apply_one(self, step: Step, inputs: dict[str, dict[str, Any]]) -> StepResult:
+    def _apply_one(self, step: Step, inputs: dict[str, dict[str, Any]], view: View) -> StepResult:
         began = time.monotonic()
         started = now()
         with self._lock:
             snapshot = {k: dict(v) for k, v in inputs.items()}
             self.journal.record(step.name, Record("running", started, None, self.config_hash))
-        ctx = StepContext(inputs=snapshot, transient=self.transient)
+        phase = ["checking"]
+        ctx = StepContext(inputs=snapshot, transient=self.transient,
+                          report=lambda detail: view.update(step.name, phase[0], detail))
         changes: list[Change] = []
         try:
-            self.view.update(step.name, "checking")
+            view.update(step.name, "checking")
             changes = step.plan(ctx)
             writes = [c for c in changes if c.action != "unchanged"]
-            self.view.update(step.name, "applying" if writes else "verifying", summary(changes))
+            phase[0] = "applying" if writes else "verifying"
+            view.update(step.name, phase[0], summary(changes))
             outputs = step.apply(ctx, changes)
         except Exception as exc:  # noqa: BLE001 - a failed step is a result, siblings go on
             message, hint = self.describe(exc)
             with self._lock:
                 self.journal.record(step.name, Record("failed", started, now(), self.config_hash, {}, message))
-            self.view.update(step.name, "failed", message)
+            view.update(step.name, "failed", message)
             return StepResult(step.name, "failed", changes, error=message, hint=hint,
                               seconds=time.monotonic() - began)
         with self._lock:
             self.journal.record(step.name, Record("succeeded", started, now(), self.config_hash, outputs))
-        self.view.update(step.name, "done", summary(changes))
+        view.update(step.name, "done", summary(changes))
         return StepResult(step.name, "succeeded", changes, outputs, seconds=time.monotonic() - began)
 
 

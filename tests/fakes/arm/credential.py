@@ -16,7 +16,7 @@ from azure.core.credentials import AccessToken, AccessTokenInfo
 class StaticTokenCredential:
     """Hands out ``token`` for any scope and records the scopes asked for."""
 
-    def __init__(self, token: str = "fake-arm-token", lifetime_seconds: int = 3600) -> None:
+    def __init__(self, token: str, lifetime_seconds: int = 3600) -> None:
         self.token = token
         self.lifetime_seconds = lifetime_seconds
         self.scopes_seen: list[tuple[str, ...]] = []

@@ -6,23 +6,30 @@ at :attr:`FakeArm.ca_pem_path` (requests ignores ``SSL_CERT_FILE``) and build th
 clients with ``base_url=fake.url`` and a :class:`~.credential.StaticTokenCredential`.
 
 Checks made here, before the resource store sees a request, mirror ARM's front door: a bearer
-token (401 ``AuthenticationFailed`` otherwise) and an ``api-version`` query parameter (400
-``MissingApiVersionParameter``).
+token (401 ``AuthenticationFailed`` otherwise) that is a JWT (401 ``InvalidAuthenticationToken``) issued
+for Azure Resource Manager (401 ``InvalidAuthenticationTokenAudience``, e.g. a Microsoft Graph token), and
+an ``api-version`` query parameter (400 ``MissingApiVersionParameter``).
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from email.message import Message
 from pathlib import Path
 from typing import Any, Iterable
 
 from ..base.server import BAD_BODY, FakeServer, Reply
+from ..base.tokens import ARM_AUDIENCE, audience, jwt
 from .common import ArmError, RequestRecord
 from .credential import StaticTokenCredential
 from .faults import FaultResponse, Faults
 from .lro import LroSettings
 from .store import ResourceStore
+
+
+ALLOWED_AUDIENCES = ("https://management.core.windows.net/", "https://management.core.windows.net",
+                     "https://management.azure.com/", "https://management.azure.com")
 
 
 class FakeArm(FakeServer):
@@ -35,7 +42,8 @@ class FakeArm(FakeServer):
             client = ResourceManagementClient(fake.credential(), fake.subscription_id, base_url=fake.url)
 
     ``latency`` maps resource types (optionally ``"type:create|update|delete"``) to seconds an
-    operation stays in progress; see :class:`~.lro.LroSettings`.
+    operation stays in progress (for synchronous types, resource groups and role assignments, the seconds
+    before a PUT is answered); see :class:`~.lro.LroSettings`.
     """
 
     name = "fake-arm"
@@ -55,6 +63,7 @@ class FakeArm(FakeServer):
         unregistered_providers: Iterable[str] = (),
         registration_latency: float = 0.0,
         strict_principals: bool = True,
+        replication_lag: int = 0,
         expected_token: str | None = None,
         ca_dir: Path | str | None = None,
     ) -> None:
@@ -79,13 +88,15 @@ class FakeArm(FakeServer):
             unregistered_providers=unregistered_providers,
             registration_latency=registration_latency,
             strict_principals=strict_principals,
+            replication_lag=replication_lag,
         )
+        self._token = expected_token or jwt(ARM_AUDIENCE)
         #: Object id of "the operator" running jhubctl; known to the fake directory.
         self.operator_object_id = self.resources.new_principal()
 
     # -- conveniences ----------------------------------------------------------------------------
     def credential(self) -> StaticTokenCredential:
-        return StaticTokenCredential(self.expected_token or "fake-arm-token")
+        return StaticTokenCredential(self._token)
 
     # -- request processing (called from handler threads) ----------------------------------------
     def _refuse(self, rec: RequestRecord, route: Any, authorization: str | None) -> Reply | None:
@@ -101,6 +112,9 @@ class FakeArm(FakeServer):
     def _handle(self, rec: RequestRecord, route: Any, body: Any) -> Reply:
         if body is BAD_BODY:
             return ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.").reply()
+        delay = self.resources.sync_latency(rec.method, rec.path)
+        if delay:
+            time.sleep(delay)
         with self.resources.lock:
             return self.resources.handle(rec.method, rec.path, rec.query, body)
 
@@ -133,4 +147,12 @@ class FakeArm(FakeServer):
             )
         if self.expected_token is not None and token.strip() != self.expected_token:
             return ArmError(401, "InvalidAuthenticationToken", "The access token is invalid.", headers=challenge)
+        aud = audience(token.strip())
+        if aud is None:
+            return ArmError(401, "InvalidAuthenticationToken", "The access token is invalid.", headers=challenge)
+        if aud not in ALLOWED_AUDIENCES:
+            allowed = ",".join(f"'{a}'" for a in ALLOWED_AUDIENCES)
+            return ArmError(401, "InvalidAuthenticationTokenAudience", f"The access token has been obtained for wrong "
+                            f"audience or resource '{aud}'. It should exactly match with one of the allowed audiences "
+                            f"{allowed}.", headers=challenge)
         return None

@@ -11,7 +11,15 @@ what jhubctl's provisioning relies on or can get wrong:
   assignment names must be GUIDs and duplicates answer 409 ``RoleAssignmentExists``; a storage
   vnet rule on a subnet without the ``Microsoft.Storage`` endpoint ends ``Failed``; AKS rejects
   non-RSA SSH keys and (API ≥ 2023-04-01) ``dockerBridgeCidr``; unregistered providers answer
-  ``MissingSubscriptionRegistration``.
+  ``MissingSubscriptionRegistration``;
+* the rules of issue 7, each with the code and message shape real Azure answers (looked up in public
+  issue threads; the few not found are marked UNVERIFIED below): an NSG rule with both source (or
+  destination) prefix fields, and a one-element list stored in the singular field; storage IP rules that
+  are not public IPv4 or are a /31 or /32; an NFS v3 account on a geo-redundant SKU, a premium one of kind
+  StorageV2; an AKS service CIDR overlapping a subnet of its VNet, kubenet with network policy azure, a bad
+  DNS prefix; a service principal AKS does not see yet (``ServicePrincipalNotFound``, invalid credentials)
+  or without join rights on the subnet (``LinkedAuthorizationFailed``); a write to a storage account that
+  is busy (``StorageAccountOperationInProgress``); transitional states set by :meth:`ResourceStore.hold`.
 
 Request bodies are stored as sent: unknown keys (snake_case ones included) are kept but never
 read, so a misspelt property silently has no effect — as with ARM.
@@ -23,6 +31,8 @@ import base64
 import copy
 import datetime as _dt
 import hashlib
+import ipaddress
+import re
 import struct
 import threading
 import time
@@ -38,6 +48,18 @@ from .lro import LroEngine, LroSettings, LroStyle, Operation
 #: Error code for an invalid registry name. NOT verified against Azure (no public spec or
 #: recorded response found); the name rule itself (5-50 alphanumerics) is from the spec.
 ACR_INVALID_NAME_CODE = "RegistryNameInvalid"
+#: UNVERIFIED code (no public record found) for an NSG rule sending both prefix fields of one direction.
+NSG_BOTH_PREFIXES_CODE = "SecurityRuleParameterContainsConflictingValues"
+#: UNVERIFIED code for an invalid AKS dnsPrefix (the rule itself, 1-54 letters/digits/hyphens, is documented).
+AKS_DNS_PREFIX_CODE = "InvalidParameter"
+
+#: Ranges the storage firewall refuses in IP rules (only public internet addresses are allowed).
+STORAGE_REFUSED = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16"))
+#: Built-in roles that carry Microsoft.Network/virtualNetworks/subnets/join/action: Owner, Contributor,
+#: Network Contributor.
+JOIN_ROLES = {"8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "b24988ac-6180-42a0-ab88-20f7382dd24c",
+              "4d97b98b-1d4f-4787-a291-c67834d212e7"}
 
 RG_TYPE = "Microsoft.Resources/resourceGroups"
 
@@ -342,9 +364,38 @@ class VirtualNetworkKind(_NetworkKind):
                     raise _in_use_error(child.name, user)
 
 
+def _check_rule(rule_id: str, props: dict[str, Any]) -> None:
+    for side in ("source", "destination"):
+        one, many = props.get(f"{side}AddressPrefix"), props.get(f"{side}AddressPrefixes")
+        if one and many:
+            raise ArmError(
+                400, NSG_BOTH_PREFIXES_CODE,
+                f"Security rule {rule_id} has both {side.capitalize()}AddressPrefix and "
+                f"{side.capitalize()}AddressPrefixes specified. Only one of them can be used.",
+                details=[],
+            )
+
+
+def _normalise_rule(props: dict[str, Any]) -> None:
+    """As the network RP stores a rule: a one-element list goes to the singular field; lists always present."""
+    for side in ("source", "destination"):
+        one, many = f"{side}AddressPrefix", f"{side}AddressPrefixes"
+        if not props.get(one) and isinstance(props.get(many), list) and len(props[many]) == 1:
+            props[one] = props[many][0]
+            props[many] = []
+        props.setdefault(many, [])
+        if not props.get(one):
+            props.pop(one, None)
+
+
 class NetworkSecurityGroupKind(_NetworkKind):
     rtype = "Microsoft.Network/networkSecurityGroups"
     child_list = ("securityRules", "Microsoft.Network/networkSecurityGroups/securityRules")
+
+    def validate(self, store: "ResourceStore", ctx: PutContext) -> None:
+        for rule in ctx.props.get("securityRules") or []:
+            if isinstance(rule, dict):
+                _check_rule(f"{ctx.rid}/securityRules/{rule.get('name')}", rule.get("properties") or {})
 
 
 class _NetworkChildKind(_NetworkKind):
@@ -369,6 +420,14 @@ class SubnetKind(_NetworkChildKind):
 class SecurityRuleKind(_NetworkChildKind):
     rtype = "Microsoft.Network/networkSecurityGroups/securityRules"
 
+    def validate(self, store: "ResourceStore", ctx: PutContext) -> None:
+        _check_rule(ctx.rid, ctx.props)
+
+    def build(self, store: "ResourceStore", ctx: PutContext) -> dict[str, Any]:
+        body = super().build(store, ctx)
+        _normalise_rule(body["properties"])
+        return body
+
 
 class StorageAccountKind(Kind):
     rtype = "Microsoft.Storage/storageAccounts"
@@ -384,6 +443,24 @@ class StorageAccountKind(Kind):
                 f"{name} is not a valid storage account name. Storage account name must be between 3 and 24 "
                 "characters in length and use numbers and lower-case letters only.",
             )
+        props, sku = ctx.props, str((ctx.body.get("sku") or {}).get("name", ""))
+        if props.get("isNfsV3Enabled") and ("GRS" in sku.upper() or "GZRS" in sku.upper()):
+            raise ArmError(400, "InvalidRequestPropertyValue", "The value 'True' is not allowed for property isNfsv3Enabled.")
+        if props.get("isHnsEnabled") and sku.startswith("Premium_") and ctx.body.get("kind") == "StorageV2":
+            raise ArmError(400, "InvalidRequestPropertyValue", "The value 'True' is not allowed for property "
+                           "isHnsEnabled. For more information, see - https://aka.ms/storageaccounthns")
+        acls = props.get("networkAcls")
+        for rule in (acls.get("ipRules") if isinstance(acls, dict) else None) or []:
+            if not _storage_ip_ok(str(rule.get("value", "")) if isinstance(rule, dict) else ""):
+                raise ArmError(400, "InvalidValuesForRequestParameters", "Values for request parameters are invalid: "
+                               "networkAcls.ipRule[*].value. For more information, see - https://aka.ms/storagenetworkruleset")
+
+    def busy_ids(self, store: "ResourceStore", rid: str) -> set[str]:
+        return {rid.lower()}
+
+    def busy_error(self, store: "ResourceStore", op: Operation) -> ArmError:
+        return ArmError(409, "StorageAccountOperationInProgress",
+                        "An operation is currently performing on this storage account that requires exclusive access.")
 
     def planned_error(self, store: "ResourceStore", ctx: PutContext) -> dict[str, Any] | None:
         acls = ctx.props.get("networkAcls")
@@ -426,6 +503,17 @@ class StorageAccountKind(Kind):
             ]
             return Reply(200, {"keys": keys})
         return super().action(store, res, name, body)
+
+
+def _storage_ip_ok(value: str) -> bool:
+    """Public IPv4 addresses or ranges with a prefix of at most /30."""
+    try:
+        net = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return False
+    if net.version != 4 or ("/" in value and net.prefixlen > 30):
+        return False
+    return not any(net.overlaps(block) for block in STORAGE_REFUSED)
 
 
 class BlobServiceKind(Kind):
@@ -529,6 +617,18 @@ class ManagedClusterKind(Kind):
                 f"{ctx.api_version}: it was removed in 2023-04-01.",
                 target="networkProfile.dockerBridgeCidr",
             )
+        network = network if isinstance(network, dict) else {}
+        if str(network.get("networkPlugin", "")).lower() == "kubenet" and str(network.get("networkPolicy", "")).lower() == "azure":
+            raise ArmError(400, "NetworkPolicyAzureNotSupportedForKubenet",
+                           "NetworkPolicy azure is not supported for network plugin kubenet",
+                           target="networkProfile.networkPolicy")
+        prefix = str(props.get("dnsPrefix", ctx.path.name))
+        if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]{0,52}[A-Za-z0-9])?", prefix):
+            raise ArmError(400, AKS_DNS_PREFIX_CODE, f"The value of parameter dnsPrefix is invalid: '{prefix}'. It must "
+                           "contain between 1 and 54 characters, only letters, numbers and hyphens, and start and end "
+                           "with a letter or a number.", target="dnsPrefix")
+        self._check_service_cidr(store, props, network)
+        self._check_service_principal(store, ctx)
         linux = props.get("linuxProfile")
         keys = ((linux or {}).get("ssh") or {}).get("publicKeys") if isinstance(linux, dict) else None
         for key in keys or []:
@@ -540,6 +640,81 @@ class ManagedClusterKind(Kind):
                     "https://aka.ms/aks-naming-rules for more details.",
                     target="linuxProfile.ssh.publicKeys.keyData",
                 )
+
+    @staticmethod
+    def _subnet_ids(props: dict[str, Any]) -> list[str]:
+        return [str(p["vnetSubnetID"]) for p in props.get("agentPoolProfiles") or []
+                if isinstance(p, dict) and p.get("vnetSubnetID")]
+
+    def _check_service_cidr(self, store: "ResourceStore", props: dict[str, Any], network: dict[str, Any]) -> None:
+        try:
+            service = ipaddress.ip_network(str(network.get("serviceCidr") or "10.0.0.0/16"), strict=False)
+        except ValueError:
+            return
+        for subnet_id in self._subnet_ids(props):
+            vnet_id = subnet_id.rsplit("/subnets/", 1)[0]
+            for subnet in store.children(vnet_id, SubnetKind.rtype):
+                prefix = str(subnet.props.get("addressPrefix", ""))
+                if prefix and ipaddress.ip_network(prefix, strict=False).overlaps(service):
+                    raise ArmError(400, "ServiceCidrOverlapExistingSubnetsCidr",
+                                   f"The specified service CIDR {service} is conflicted with an existing subnet CIDR "
+                                   f"{prefix}", target="networkProfile.serviceCIDR")
+
+    def _check_service_principal(self, store: "ResourceStore", ctx: PutContext) -> None:
+        """AKS must see the principal and its secret; both replicate with a lag (``replication_lag`` PUTs)."""
+        profile = ctx.props.get("servicePrincipalProfile")
+        if not isinstance(profile, dict) or str(profile.get("clientId", "")).lower() == "msi":
+            return
+        client_id = str(profile.get("clientId", ""))
+        principal = store.service_principals.get(client_id.lower())
+        if principal is None or principal.lag > 0:
+            if principal is not None:
+                principal.lag -= 1
+            raise ArmError(400, "ServicePrincipalNotFound",
+                           f"Service principal clientID: {client_id} not found in Active Directory tenant "
+                           f"{store.tenant_id}, Please see https://aka.ms/aks-sp-help for more details.")
+        secret = profile.get("secret")
+        if secret is None and ctx.existing is None:  # UNVERIFIED wording; a create needs the secret
+            raise ArmError(400, "InvalidParameter", "Required parameter servicePrincipalProfile.secret is missing "
+                           "(null).", target="servicePrincipalProfile.secret")
+        if secret is not None:
+            lag = principal.secrets.get(str(secret))
+            if lag is None or lag > 0:
+                if lag is not None:
+                    principal.secrets[str(secret)] = lag - 1
+                raise ArmError(400, "BadRequest", "The credentials in ServicePrincipalProfile were invalid. Please see "
+                               "https://aka.ms/aks-sp-help for more details. (Details: AADSTS7000215: Invalid client "
+                               f"secret provided. Ensure the secret being sent in the request is the client secret value, "
+                               f"not the client secret ID, for a secret added to app '{client_id}'.)")
+
+    def planned_error(self, store: "ResourceStore", ctx: PutContext) -> dict[str, Any] | None:
+        """A service principal without join rights on the node subnet: the nodes cannot be created."""
+        profile = ctx.props.get("servicePrincipalProfile")
+        if not isinstance(profile, dict):
+            return None
+        client_id = str(profile.get("clientId", ""))
+        principal = store.service_principals.get(client_id.lower())
+        if principal is None:
+            return None
+        for subnet_id in self._subnet_ids(ctx.props):
+            if not store.has_role(principal.object_id, subnet_id, JOIN_ROLES):
+                rg, name = ctx.path.rg_name(), ctx.path.name
+                vmss = (f"/subscriptions/{ctx.path.subscription}/resourceGroups/MC_{rg}_{name}_{ctx.body.get('location')}"
+                        "/providers/Microsoft.Compute/virtualMachineScaleSets/aks-nodepool1-vmss")
+                return {"code": "LinkedAuthorizationFailed", "httpStatus": 403,
+                        "message": f"The client '{client_id}' with object id '{principal.object_id}' has permission to "
+                        f"perform action 'Microsoft.Compute/virtualMachineScaleSets/write' on scope '{vmss}'; however, "
+                        "it does not have permission to perform action "
+                        f"'Microsoft.Network/virtualNetworks/subnets/join/action' on the linked scope(s) '{subnet_id}' "
+                        "or the linked scope(s) are invalid."}
+        return None
+
+    def render(self, store: "ResourceStore", res: Resource) -> dict[str, Any]:
+        out = super().render(store, res)
+        profile = (out.get("properties") or {}).get("servicePrincipalProfile")
+        if isinstance(profile, dict):
+            profile.pop("secret", None)  # ARM never returns the client secret
+        return out
 
     def busy_ids(self, store: "ResourceStore", rid: str) -> set[str]:
         return {rid.lower()}
@@ -655,6 +830,16 @@ class _Provider:
     since: float = 0.0
 
 
+@dataclass
+class _ServicePrincipal:
+    """What AKS can see of a directory service principal: ``lag`` more PUTs before it replicates; per
+    secret, how many more PUTs before that secret replicates."""
+
+    object_id: str
+    lag: int
+    secrets: dict[str, int] = field(default_factory=dict)
+
+
 class ResourceStore:
     """All state of the fake ARM plus the ARM routing. Methods that touch state take ``lock``."""
 
@@ -670,6 +855,7 @@ class ResourceStore:
         unregistered_providers: Iterable[str] = (),
         registration_latency: float = 0.0,
         strict_principals: bool = True,
+        replication_lag: int = 0,
     ) -> None:
         self.lock = threading.RLock()
         self.subscription_id = subscription_id
@@ -680,6 +866,9 @@ class ResourceStore:
         self.registration_latency = registration_latency
         #: Object ids the fake "directory" knows (lowercase); AKS identities are added as issued.
         self.principals: set[str] = set()
+        #: Service principals by appId (lowercase), as learnt from the fake Graph (see :meth:`learn`).
+        self.service_principals: dict[str, _ServicePrincipal] = {}
+        self.replication_lag = replication_lag
         self.lro = LroEngine(lro_settings, base_url)
         self._items: dict[str, Resource] = {}
         self._providers = {ns.lower(): _Provider(ns, "NotRegistered") for ns in unregistered_providers}
@@ -717,6 +906,41 @@ class ResourceStore:
         principal = str(uuid.uuid4())
         self.principals.add(principal)
         return principal
+
+    def learn(self, event: str, data: dict[str, Any]) -> None:
+        """A directory change (from ``FakeGraph.directory.listeners``): AKS sees it after ``replication_lag``."""
+        with self.lock:
+            app_id = str(data.get("appId", "")).lower()
+            if event == "servicePrincipal":
+                self.service_principals[app_id] = _ServicePrincipal(str(data["id"]), self.replication_lag)
+                self.principals.add(str(data["id"]).lower())
+            elif event == "password" and app_id in self.service_principals:
+                self.service_principals[app_id].secrets[str(data["secretText"])] = self.replication_lag
+            elif event == "deleted":
+                self.service_principals.pop(app_id, None)
+
+    def has_role(self, principal_id: str, scope: str, role_ids: set[str]) -> bool:
+        """Whether a role assignment at ``scope`` or above gives ``principal_id`` one of ``role_ids``."""
+        scope = scope.lower()
+        for res in self.all_of(RoleAssignmentKind.rtype):
+            p, role, at = RoleAssignmentKind.triple(res)
+            if p == principal_id.lower() and role in role_ids and (scope == at or scope.startswith(at + "/")):
+                return True
+        return False
+
+    def hold(self, resource_id: str, state: str, *, polls: int = 2, seconds: float = 0.0) -> None:
+        """Put an existing resource in a transitional ``state`` (AKS ``Upgrading``, storage ``ResolvingDNS``
+        ...) as another tool's operation would: writes are refused as busy until it has been looked at
+        ``polls`` times and ``seconds`` have passed, then it is ``Succeeded`` again."""
+        with self.lock:
+            res = self.get_resource(resource_id)
+            assert res is not None, f"no resource {resource_id}"
+            kind = KINDS[res.rtype.lower()]
+            res.props["provisioningState"] = state
+            op = self.lro.start(resource_id=res.id, rtype=kind.rtype, kind="update", style=LroStyle.AZURE_ASYNC,
+                                subscription=self.subscription_id, location=str(res.body.get("location", "")),
+                                api_version="", finish=lambda op, err: self._finished(op, err))
+            op.latency, op.observations = seconds, 1 - polls
 
     # -- lookups -------------------------------------------------------------------------------
     def canonical_id(self, path: ArmPath) -> str:
@@ -780,6 +1004,20 @@ class ResourceStore:
             del self._items[k]
 
     # -- routing -------------------------------------------------------------------------------
+    def sync_latency(self, method: str, path: str) -> float:
+        """Seconds ARM takes to answer a PUT of a synchronous type (resource group, role assignment): the
+        server waits them out before taking the lock, so concurrent requests still overlap."""
+        if method != "PUT":
+            return 0.0
+        try:
+            arm_path = parse_path(path)
+        except ArmError:
+            return 0.0
+        kind = KINDS.get(arm_path.rtype.lower()) if arm_path.segments and arm_path.dangling is None else None
+        if kind is None or kind.put_style is not LroStyle.SYNC:
+            return 0.0
+        return self.lro.settings.latency_for(kind.rtype, "create")
+
     def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> Reply:
         """Answer one authenticated request that carries an api-version. Caller holds ``lock``."""
         try:

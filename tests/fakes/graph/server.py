@@ -3,7 +3,8 @@
 Only the directory calls jhubctl makes are modelled: applications (list by ``displayName``, create,
 get, delete, ``addPassword``, ``removePassword``) and service principals (list by ``appId``, create,
 get, delete). Answers use Graph's shapes, status codes and ``{"error": {"code", "message",
-"innerError"}}`` bodies; the codes are listed in :data:`ERRORS`.
+"innerError"}}`` bodies; the codes are listed in :data:`ERRORS`. A token must be a JWT issued for Graph:
+one for Azure Resource Manager is refused ("Access token validation failure. Invalid audience.").
 
 The server speaks TLS with a certificate from a ``trustme`` CA — a new one, or one passed in
 (``FakeGraph(ca=trustme.CA)`` or ``ca=(cert_pem_path, key_pem_path)``) so several fakes can share one
@@ -30,6 +31,7 @@ from ..base import faults as base
 from ..base.faults import InjectedFault
 from ..base.log import RequestRecord
 from ..base.server import BAD_BODY, FakeServer, Reply
+from ..base.tokens import GRAPH_AUDIENCE, audience, jwt
 
 __all__ = ["ERRORS", "Directory", "FakeGraph", "Faults", "GraphError", "InjectedFault", "RequestRecord"]
 
@@ -121,6 +123,13 @@ class Directory:
         self.applications: dict[str, dict[str, Any]] = {}
         self.service_principals: dict[str, dict[str, Any]] = {}
         self._issued = issued_secrets
+        #: Called with (event, data) on "servicePrincipal" (appId, id), "password" (appId, secretText) and
+        #: "deleted" (appId): how a fake ARM learns what AKS can see (``FakeArm.resources.learn``).
+        self.listeners: list[Any] = []
+
+    def _tell(self, event: str, data: dict[str, Any]) -> None:
+        for listener in self.listeners:
+            listener(event, data)
 
     # -- helpers -----------------------------------------------------------------------------------
     @staticmethod
@@ -204,6 +213,7 @@ class Directory:
         del self.applications[app["id"]]
         for sp in [s for s in self.service_principals.values() if s["appId"] == app["appId"]]:
             del self.service_principals[sp["id"]]
+        self._tell("deleted", {"appId": app["appId"]})
 
     def add_password(self, oid: str, body: Any) -> dict[str, Any]:
         app = self._app(oid)
@@ -226,6 +236,7 @@ class Directory:
             "secretText": secret, "startDateTime": pc.get("startDateTime") or _stamp(start),
         }
         app["passwordCredentials"].append({**cred, "secretText": None})  # Graph never returns it again
+        self._tell("password", {"appId": app["appId"], "secretText": secret})
         return {"@odata.context": f"{GRAPH_ROOT}/$metadata#microsoft.graph.passwordCredential", **cred}
 
     def remove_password(self, oid: str, body: Any) -> None:
@@ -258,6 +269,7 @@ class Directory:
             "passwordCredentials": [], "keyCredentials": [], "tags": [],
         }
         self.service_principals[sp["id"]] = sp
+        self._tell("servicePrincipal", {"appId": sp["appId"], "id": sp["id"]})
         return sp
 
 
@@ -277,7 +289,7 @@ class FakeGraph(FakeServer):
                  retry_after: str = "0") -> None:
         super().__init__(ca=ca, ca_dir=ca_dir)
         self.expected_token = expected_token
-        self.token = expected_token or "fake-graph-token"
+        self.token = expected_token or jwt(GRAPH_AUDIENCE)
         self.tenant_id = str(uuid.uuid4())
         self.faults = Faults(default_retry_after=retry_after)
         #: Every ``secretText`` handed out, in order; see :meth:`leaked_secrets`.
@@ -320,6 +332,13 @@ class FakeGraph(FakeServer):
                              challenge)
         if self.expected_token is not None and token.strip() != self.expected_token:
             raise GraphError(401, "InvalidAuthenticationToken", "Access token validation failure.", challenge)
+        aud = audience(token.strip())
+        if aud is None:
+            raise GraphError(401, "InvalidAuthenticationToken", "CompactToken parsing failed with error code: 80049217",
+                             challenge)
+        if aud.rstrip("/") not in (GRAPH_AUDIENCE, "00000003-0000-0000-c000-000000000000"):
+            raise GraphError(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.",
+                             challenge)
         return None
 
     def _handle(self, rec: RequestRecord, route: Any, body: Any) -> Reply:
