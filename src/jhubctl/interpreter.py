@@ -208,13 +208,17 @@ class Interpreter:
     def upload(self, path: str, data: bytes | Path, *, overwrite: bool = False,
                on_progress: TransferCallback | None = None) -> Entry:
         """Put `data` (bytes or a local file) at `path` in the conversation folder, byte for byte."""
-        return self.files().upload(clean_path(path), data, overwrite=overwrite, on_progress=on_progress)
+        path = clean_path(path)
+        return self.files().upload(path, data, overwrite=overwrite, on_progress=on_progress)
 
     def download(self, path: str, on_progress: TransferCallback | None = None) -> bytes:
-        return self.files().download(clean_path(path), on_progress)
+        path = clean_path(path)
+        return self.files().download(path, on_progress)
 
     def list_files(self, path: str = "") -> list[Entry]:
-        return self.files().list(clean_path(path, root_ok=True))
+        path = clean_path(path, root_ok=True)
+        return self.files().list(path)
 
     def remove(self, path: str) -> None:
-        self.files().remove(clean_path(path))
+        path = clean_path(path)
+        self.files().remove(path)
