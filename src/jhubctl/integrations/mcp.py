@@ -5,8 +5,8 @@ The user is fixed when the server starts, and every tool acts through a token li
 asks for can reach another user's servers or files: the hub refuses it, not just this code.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: the SDK reads the tools' annotations at run time, and they name
+# types imported inside build_server.
 import base64
 import hmac
 from collections.abc import Callable, Iterator
@@ -33,7 +33,7 @@ Path = Annotated[str, Field(description="Path relative to the conversation folde
 class UserHub:
     """The user's session through the current per-user token, renewed (and the session rebound) when stale."""
 
-    def __init__(self, url: str, user: str, token: UserToken, servers: ServersConfig):
+    def __init__(self, url: str, user: str, token: UserToken, servers: "ServersConfig"):
         self.url, self.token = url, token
         self.session = Session(HubClient(url, token.token), user, servers)
 
@@ -61,7 +61,7 @@ def _as_tool_error() -> Iterator[None]:
         raise ToolError(exc.message + (f" ({exc.hint})" if exc.hint else "")) from None
 
 
-def build_server(hub: UserHub, bearer: str | None = None, url: str = "http://127.0.0.1") -> MCPServer:
+def build_server(hub: UserHub, bearer: str | None = None, url: str = "http://127.0.0.1") -> "MCPServer":
     """The MCP server and its five tools; with `bearer`, HTTP requests must carry that token (stdio needs none)."""
     from mcp.server import MCPServer
     from mcp.server.auth.settings import AuthSettings
@@ -71,7 +71,7 @@ def build_server(hub: UserHub, bearer: str | None = None, url: str = "http://127
     user = hub.session.user
     about = environment(servers) + f" All tools act for the user {user!r} and can reach only that user's files."
     auth = AuthSettings(issuer_url=url, resource_server_url=None) if bearer else None
-    app: MCPServer = MCPServer("jhubctl", instructions=about, auth=auth,
+    app = MCPServer("jhubctl", instructions=about, auth=auth, log_level="WARNING",
                                token_verifier=StaticBearer(bearer) if bearer else None)
 
     def run_code(
@@ -86,9 +86,9 @@ def build_server(hub: UserHub, bearer: str | None = None, url: str = "http://127
         content += [ImageContent(type="image", data=data, mime_type=mime) for mime, data in images(run.result)]
         return CallToolResult(content=content, structured_content=run.as_dict())
 
-    def list_files(conversation: Conversation, path: Path = "") -> list[dict[str, Any]]:
+    def list_files(conversation: Conversation, path: Path = "") -> dict[str, Any]:
         with _as_tool_error():
-            return [e.as_dict() for e in hub.current().list_files(conversation, path)]
+            return {"files": [e.as_dict() for e in hub.current().list_files(conversation, path)]}
 
     def read_file(conversation: Conversation, path: Path) -> CallToolResult:
         with _as_tool_error():
