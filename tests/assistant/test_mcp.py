@@ -73,7 +73,7 @@ def test_a_whole_session_over_stdio(running_hub: RunningHub) -> None:
         images = [c for c in shown.content if c.type == "image"]
         assert len(images) == 1 and images[0].mime_type == "image/png"
         assert base64.b64decode(images[0].data) == PNG
-        assert shown.structured_content["files"] == ["made.txt"] and "made.txt" in text(shown)
+        assert shown.structured_content["files"] == []  # run_code makes no extra request; list_files shows them
 
         wrote = await client.call_tool("write_file", {"conversation": "c1", "path": "in/data.csv", "content": "a,b\n1,2\n"})
         assert not wrote.is_error, text(wrote)

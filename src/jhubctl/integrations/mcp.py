@@ -81,7 +81,7 @@ def build_server(hub: UserHub, bearer: str | None = None, url: str = "http://127
                                                             f"(default {servers.exec_timeout:g}).", gt=0)] = None,
     ) -> CallToolResult:
         with _as_tool_error():
-            run = hub.current().run(conversation, code, timeout)
+            run = hub.current().run(conversation, code, timeout, files=False)  # list_files is one call away
         content: list[Any] = [TextContent(type="text", text=run.text())]
         content += [ImageContent(type="image", data=data, mime_type=mime) for mime, data in images(run.result)]
         return CallToolResult(content=content, structured_content=run.as_dict())
@@ -120,9 +120,9 @@ def build_server(hub: UserHub, bearer: str | None = None, url: str = "http://127
 
     tools: list[tuple[Callable[..., Any], str, ToolAnnotations]] = [
         (run_code, "Run Python code in the conversation's kernel and return stdout, stderr, the value of the last "
-         "expression, the error with a short traceback, displayed images, and the files the code produced or "
-         "changed in the conversation folder. Starts the conversation's server if needed (the first call may "
-         "take a few seconds). " + about, ToolAnnotations(title="Run Python", open_world_hint=False)),
+         "expression, the error with a short traceback, displayed images, and the notebook the run was saved to. "
+         "Starts the conversation's server if needed (the first call may take a few seconds). Use list_files to "
+         "see files the code wrote. " + about, ToolAnnotations(title="Run Python", open_world_hint=False)),
         (list_files, "List files and folders in the conversation folder (or a folder inside it), with sizes and "
          "modification times.", ToolAnnotations(title="List files", read_only_hint=True)),
         (read_file, f"Read a file from the conversation folder: text as is, other files as base64. At most "

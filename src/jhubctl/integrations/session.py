@@ -135,11 +135,12 @@ class Session:
                 self._locks[conversation] = threading.Lock()
             return self._interpreters[conversation], self._locks[conversation]
 
-    def run(self, conversation: str, code: str, timeout: float | None = None) -> Run:
+    def run(self, conversation: str, code: str, timeout: float | None = None, *, files: bool = True) -> Run:
+        """Execute; with `files`, also name the files the code produced (one more request: a folder listing)."""
         it, lock = self.conversation(conversation)
         with lock:
             result = it.execute(code, timeout or self.servers.exec_timeout)
-            return Run(result, self._changed(it))
+            return Run(result, self._changed(it) if files else [])
 
     def _changed(self, it: Interpreter) -> list[str]:
         """Top-level files new or modified since the last look (the notebook itself left out)."""
