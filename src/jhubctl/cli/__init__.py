@@ -7,6 +7,7 @@ so `jhubctl --help` and shell completion stay instant.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -71,6 +72,8 @@ def _register() -> None:
 
     for module in (provision_cmd, lifecycle_cmd, servers_cmd, status_cmd):
         module.register(app)
+    importlib.import_module(".files_cmd", __name__).register(app)
+    importlib.import_module(".mcp_cmd", __name__).register(app)
     app.add_typer(config_cmd.app, name="config")
 
 

@@ -18,16 +18,13 @@ def start_server(ctx: typer.Context, user: User, conversation: Conversation, tim
                  json_flag: JsonFlag = False) -> None:
     """Start (or find running) the server of USER's CONVERSATION and print its URL."""
     from ..hubapi.connect import connect
-    from ..interpreter import Interpreter, validate
+    from ..interpreter import interpreter_for, validate
 
     actx = app_context(ctx)
     out = actx.output(json_flag)
     validate(user, conversation)  # a bad name is the user's error even when no hub is reachable
-    servers = actx.loaded.config.servers
-    with connect(actx.loaded) as hub, Interpreter(
-        hub, user, conversation, start_timeout=timeout or servers.start_timeout,
-        idle_timeout=servers.progress_idle_timeout,
-    ) as it:
+    with connect(actx.loaded) as hub, interpreter_for(hub, actx.loaded.config.servers, user, conversation) as it:
+        it.start_timeout = timeout or it.start_timeout
         with out.progress(f"starting {it.user}/{it.conversation}", total=100) as bar:
             result = it.start(on_progress=lambda e: bar.update(e.get("progress"), e.get("message")))
     state = "already running" if result.already_running else f"ready in {result.seconds:.2f} s"
@@ -102,7 +99,7 @@ def exec_(
     """
     from ..errors import ExitCode, UsageError
     from ..hubapi.connect import connect
-    from ..interpreter import Interpreter, validate
+    from ..interpreter import interpreter_for, validate
 
     actx = app_context(ctx)
     out = actx.output(json_flag)
@@ -116,9 +113,7 @@ def exec_(
             raise UsageError(f"--file {file}: {exc.strerror}") from None
     assert code is not None
     servers = actx.loaded.config.servers
-    with connect(actx.loaded) as hub, Interpreter(
-        hub, user, conversation, start_timeout=servers.start_timeout, idle_timeout=servers.progress_idle_timeout
-    ) as it:
+    with connect(actx.loaded) as hub, interpreter_for(hub, servers, user, conversation) as it:
         with out.progress(f"running in {it.user}/{it.conversation}", total=100) as bar:
             result = it.execute(code, timeout or servers.exec_timeout,
                                 on_progress=lambda e: bar.update(e.get("progress"), e.get("message")))

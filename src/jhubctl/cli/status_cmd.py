@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from .context import JsonFlag, app_context
@@ -36,12 +38,35 @@ def status(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
             out.text(f"  error: {s['error']}")
 
 
-def token(ctx: typer.Context) -> None:
-    """Print the hub API token (for the assistant's .env); created on first use."""
+def token(
+    ctx: typer.Context,
+    user: Annotated[str | None, typer.Option("--user", help="Mint a short-lived token limited to this user's servers "
+                                                           "(the user is created if missing).")] = None,
+    expires_in: Annotated[int | None, typer.Option("--expires-in", help="Lifetime of a --user token, in seconds "
+                                                                        "(default 3600).")] = None,
+    json_flag: JsonFlag = False,
+) -> None:
+    """Print the hub API token (for the assistant's .env); created on first use.
+
+    With --user U: mint, through the hub, a token that can start, stop and reach U's servers only.
+    """
+    from ..errors import UsageError
     from ..state import Secrets
 
     actx = app_context(ctx)
-    actx.output().text(str(Secrets(actx.loaded.state_dir, actx.loaded.environ).api_token()))
+    if user is None:
+        if expires_in is not None:
+            raise UsageError("--expires-in applies to a per-user token: add --user USER")
+        actx.output().text(str(Secrets(actx.loaded.state_dir, actx.loaded.environ).api_token()))
+        return
+    from ..hubapi.connect import connect
+    from ..hubapi.tokens import mint_user_token
+
+    out = actx.output(json_flag)
+    with connect(actx.loaded) as hub:
+        minted = mint_user_token(hub, user, 3600 if expires_in is None else expires_in)
+    out.info(f"token {minted.id} for {minted.user}, expires {minted.expires_at}; scopes: {' '.join(minted.scopes)}")
+    out.data(minted.as_dict(), minted.token)
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -49,6 +49,21 @@ class Server:
 
     def as_dict(self) -> dict[str, Any]:
         return {**vars(self), "conversation": self.conversation}
+
+
+@dataclass(frozen=True)
+class Token:
+    """A minted token. `token` is the secret: shown once by the hub, never logged or stored by jhubctl."""
+
+    user: str
+    id: str
+    token: str = field(repr=False)
+    scopes: list[str]
+    expires_at: str | None
+    note: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
 
 
 @dataclass(frozen=True)
@@ -146,19 +161,50 @@ class HubClient:
     def version(self) -> str:
         return self._check(self.request("GET", "/"), "hub version").json()["version"]
 
+    def whoami(self) -> dict[str, Any]:
+        """The model of the token's owner (a user or a service) with the token's scopes."""
+        return self._check(self.request("GET", "/user"), "who owns the token").json()
+
     def get_user(self, user: str) -> dict[str, Any] | None:
         resp = self.request("GET", f"/users/{quote(user)}")
         if resp.status_code == 404:
             return None
         return self._check(resp, f"read user {user}").json()
 
+    def user_exists(self, user: str) -> bool:
+        """Whether the hub has `user`. A GET, so a per-user token (read:users!user) can ask about its own user."""
+        return self.get_user(user) is not None
+
     def ensure_user(self, user: str) -> bool:
-        """Create the user if missing; True if it was created. A 409 means someone else just did: fine."""
+        """Create the user if missing; True if it was created.
+
+        Asks first, so a token without admin:users (a per-user token) works for a user that exists. A 409
+        on the create means someone else just made the user: fine.
+        """
+        if self.user_exists(user):
+            return False
         resp = self.request("POST", f"/users/{quote(user)}")
         if resp.status_code == 409:
             return False
         self._check(resp, f"create user {user}")
         return True
+
+    # tokens
+    def new_token(self, user: str, *, scopes: list[str], expires_in: int, note: str) -> Token:
+        """Mint a token owned by `user` (needs the `tokens` scope on that user).
+
+        JupyterHub checks `scopes` against what the *user* holds, so a token can never exceed its owner.
+        """
+        body = {"scopes": scopes, "expires_in": expires_in, "note": note}
+        model = self._check(self.request("POST", f"/users/{quote(user)}/tokens", json=body), f"token for {user}").json()
+        return Token(
+            user=user,
+            id=str(model["id"]),
+            token=str(model["token"]),
+            scopes=list(model.get("scopes") or scopes),
+            expires_at=model.get("expires_at"),
+            note=str(model.get("note") or note),
+        )
 
     def servers(self, user: str | None = None) -> list[Server]:
         if user is not None:

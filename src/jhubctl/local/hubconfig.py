@@ -16,6 +16,8 @@ from ..config import Config
 from ..services import API_SERVICE_SCOPES, CULLER_SERVICE, culler_args, culler_scopes
 
 SERVICE_TOKEN_ENV = "JHUBCTL_SERVICE_TOKEN"
+#: Local servers refuse symlinks that leave their conversation folder (all folders share one file system here).
+CONTENTS_MANAGER = "jhubctl.local.contents.ConfinedContentsManager"
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ c.JupyterHub.allow_named_servers = True
 c.JupyterHub.named_server_limit_per_user = {config.servers.named_server_limit}
 c.LocalConversationSpawner.data_root = {j(str(data_root))}
 c.Spawner.cmd = {j([sys.executable, "-m", "jupyterhub.singleuser"])}
+c.Spawner.args = {j([f"--ServerApp.contents_manager_class={CONTENTS_MANAGER}"])}
 c.Spawner.start_timeout = {int(config.servers.start_timeout)}
 c.Spawner.http_timeout = {int(config.servers.start_timeout)}
 services = {j(services)}
