@@ -176,6 +176,9 @@ def test_acr_tasks_upload_schedule_follow_and_push(acr_env: AcrEnv) -> None:
 
     exchange = {k: v[0] for k, v in parse_qs(acr_env.registry.requests[0].body).items()}
     assert exchange == {"grant_type": "access_token", "service": acr_env.registry.host, "access_token": ARM_TOKEN}
+    pull = {k: v[0] for k, v in parse_qs(acr_env.registry.requests[1].body).items()}
+    assert pull.pop("refresh_token") in acr_env.registry._refresh
+    assert pull == {"grant_type": "refresh_token", "service": acr_env.registry.host, "scope": "repository:k8s-hub:pull"}
 
 
 def test_acr_rerun_skips_with_zero_arm_writes(acr_env: AcrEnv) -> None:
