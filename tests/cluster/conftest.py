@@ -10,7 +10,6 @@ controllers, the recording helm and docker stubs on PATH, and (for the health ga
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from jhubctl.config import Loaded, load_config
 from jhubctl.local.process import HubProcess, LocalHub
 from tests.fakes.base.fixtures import allow_localhost, stop_all
 from tests.fakes.kube import FakeKube
 from tests.fakes.tools.fixtures import Tools, make_tools
-from tests.provision.conftest import CliResult, deep_update, run_cli
+from tests.provision.conftest import AzureEnv, CliResult, run_cli
 
 #: The hub API token of every test environment; it must never appear but where it belongs.
 TOKEN = "6a1f0c9e7d5b3a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f"
@@ -39,28 +37,11 @@ def node(name: str, arch: str = "amd64") -> dict[str, Any]:
 
 
 @dataclass
-class ClusterEnv:
-    root: Path
-    kube: FakeKube
-    tools: Tools
-    config: dict[str, Any]
-    chdir: Callable[[Path], None]
-    setenv: Callable[[str, str], None]
-    extra_env: dict[str, str] = field(default_factory=dict)
+class ClusterEnv(AzureEnv):
+    """The provision tests' operator folder (config, state dir, journal), for a cluster without Azure:
+    ``fake`` (the fake ARM) is None unless a test adds one, ``kube`` is the fake cluster."""
 
-    def write_config(self, changes: dict[str, Any] | None = None) -> Path:
-        if changes:
-            deep_update(self.config, changes)
-        path = self.root / "jhubctl.yaml"
-        path.write_text(yaml.safe_dump(self.config, sort_keys=False))
-        return path
-
-    @property
-    def state_dir(self) -> Path:
-        return self.root / ".jhubctl"
-
-    def journal(self) -> dict[str, Any]:
-        return json.loads((self.state_dir / "state.json").read_text())["steps"]
+    tools: Tools = field(default=None)  # type: ignore[assignment]  # always given by make_cluster_env
 
     def loaded(self) -> Loaded:
         return load_config(self.root / "jhubctl.yaml", environ={"JHUBCTL_API_TOKEN": TOKEN})
@@ -113,7 +94,7 @@ def make_cluster_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
             "registry": {"server": REGISTRY},
             "kubernetes": {"kubeconfig": str(kubeconfig), "context": "fake", "namespace": NAMESPACE, "wait_timeout": 20},
         }
-        env = ClusterEnv(root, kube, made, base, monkeypatch.chdir, monkeypatch.setenv)
+        env = ClusterEnv(None, root, base, monkeypatch.chdir, monkeypatch.setenv, kube, tools=made)
         env.write_config(config)
         return env
 
