@@ -8,8 +8,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -46,3 +50,34 @@ def cli(capsys: pytest.CaptureFixture[str]) -> CliRunner:
         return CliResult(int(code), captured.out, captured.err)
 
     return run
+
+
+_HOLD_LOCK = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from jhubctl.state import StateLock
+
+    with StateLock(Path(sys.argv[1]), sys.argv[2]):
+        print("held", flush=True)
+        time.sleep(120)
+    """
+)
+
+
+@contextlib.contextmanager
+def lock_held_elsewhere(state_dir: Path, command: str = "up") -> Iterator[subprocess.Popen[str]]:
+    """Another process holding the state lock (the lock is re-entrant within one process, so a test
+    that holds it itself proves nothing about a second jhubctl)."""
+    proc = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(state_dir), command], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "held", "the helper process could not take the lock"
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+        if proc.stdout:
+            proc.stdout.close()

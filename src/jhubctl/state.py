@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -120,15 +121,31 @@ class Journal:
         self.record(name, Record("succeeded", started, now(), config_hash, outputs))
 
 
+#: Locks this process holds, by path, with their depth: `up` holds the lock while it runs provision's
+#: workflow, which takes it too. flock is per open file, so a second open in one process would block itself.
+_held: dict[Path, int] = {}
+_held_guard = threading.Lock()
+
+
 class StateLock:
-    """An exclusive flock on `<state>/lock`; the kernel drops it when the holder dies, so it is never stale."""
+    """An exclusive flock on `<state>/lock`; the kernel drops it when the holder dies, so it is never stale.
+
+    Re-entrant within one process; exclusive between processes.
+    """
 
     def __init__(self, state_dir: Path, command: str):
         self.path = state_dir / LOCK_FILE
         self.command = command
         self._fd: int | None = None
+        self._nested = False
 
     def __enter__(self) -> StateLock:
+        key = self.path.absolute()
+        with _held_guard:
+            if _held.get(key):
+                _held[key] += 1
+                self._nested = True
+                return self
         ensure_private_dir(self.path.parent)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -143,9 +160,17 @@ class StateLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}: jhubctl {self.command}\n".encode(), 0)
         self._fd = fd
+        with _held_guard:
+            _held[key] = 1
         return self
 
     def __exit__(self, *exc: object) -> None:
+        key = self.path.absolute()
+        with _held_guard:
+            _held[key] = _held.get(key, 1) - 1
+            if self._nested:
+                self._nested = False
+                return
         if self._fd is not None:
             os.ftruncate(self._fd, 0)
             os.close(self._fd)  # closing releases the flock

@@ -161,9 +161,9 @@ def test_non_rsa_ssh_key_is_bad_input_and_nothing_is_written(azure_env: AzureEnv
 
 
 def test_a_second_provision_while_one_runs_is_refused_before_any_request(azure_env: AzureEnv) -> None:
-    from jhubctl.state import StateLock
+    from tests.conftest import lock_held_elsewhere
 
-    with StateLock(azure_env.state_dir, "provision"):
+    with lock_held_elsewhere(azure_env.state_dir, "provision"):
         code, _, err = azure_env.provision()
 
     assert code == 5

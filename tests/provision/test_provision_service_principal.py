@@ -8,6 +8,8 @@ add one password only when a cluster is created, and destroy must delete the app
 
 from __future__ import annotations
 
+import os
+
 import json
 
 import pytest
@@ -170,7 +172,7 @@ def test_pull_credential_reuses_the_application_and_adds_one_named_password_per_
     monkeypatch.setattr(principal, "_issued", {})  # one process = one run
     env: AzureEnv = make_env("sp", graph=True)
     env.provision_ok()  # also exports the fake Graph's token, as a pipeline would
-    loaded = load_config(env.root / "jhubctl.yaml", environ={"JHUBCTL_GRAPH_ENDPOINT": env.graph.url})
+    loaded = load_config(env.root / "jhubctl.yaml", environ={**os.environ, "JHUBCTL_GRAPH_ENDPOINT": env.graph.url})
     graph_seen = len(env.graph.requests)
 
     first = principal.pull_credential(loaded)

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from jhubctl.errors import ExitCode, JhubctlError, LockedError
-from jhubctl.state import Journal, Secrets, StateLock, Record
+from jhubctl.state import Journal, Record, Secrets, StateLock
+from tests.conftest import lock_held_elsewhere
 
 
 def mode(path: Path) -> int:
@@ -129,35 +130,11 @@ def test_corrupt_state_file_is_a_clear_error(tmp_path: Path) -> None:
 
 # --- lock -----------------------------------------------------------------------------------------
 
-HOLD_LOCK = textwrap.dedent(
-    """
-    import sys, time
-    from pathlib import Path
-    from jhubctl.state import StateLock
-
-    with StateLock(Path(sys.argv[1]), "up"):
-        print("held", flush=True)
-        time.sleep(60)
-    """
-)
-
-
 @pytest.fixture
 def lock_holder(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     """Another process holding the lock on `tmp_path/.jhubctl` (the state dir of the default config)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(tmp_path / ".jhubctl")], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "held", "the helper process could not take the lock"
+    with lock_held_elsewhere(tmp_path / ".jhubctl") as proc:
         yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
-        if proc.stdout:
-            proc.stdout.close()
 
 
 def test_second_lock_names_the_holder(tmp_path: Path, lock_holder: subprocess.Popen[str]) -> None:
@@ -192,6 +169,16 @@ def test_lock_is_released_when_the_holder_is_killed(tmp_path: Path, lock_holder:
     with StateLock(tmp_path / ".jhubctl", "up"):
         holder = (tmp_path / ".jhubctl" / "lock").read_text()
         assert f"pid {os.getpid()}" in holder
+
+
+def test_the_lock_is_reentrant_in_one_process_and_released_by_the_outermost(tmp_path: Path) -> None:
+    """`up` holds it while provision's workflow takes it again; another process still waits for both."""
+    with StateLock(tmp_path / "s", "up"):
+        with StateLock(tmp_path / "s", "provision"):
+            assert StateLock.held(tmp_path / "s")
+        assert StateLock.held(tmp_path / "s")
+        assert "jhubctl up" in (tmp_path / "s" / "lock").read_text()  # the outer holder's line stays
+    assert not StateLock.held(tmp_path / "s")
 
 
 def test_lock_is_released_on_exit_in_process(tmp_path: Path) -> None:

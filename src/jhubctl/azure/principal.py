@@ -49,7 +49,7 @@ def pull_credential(loaded: Loaded) -> PullCredential:
     with _lock:
         if app_object_id not in _issued:
             azure = config.azure
-            graph = Graph(azure.graph_endpoint, graph_credential(azure.graph_endpoint, azure.tenant_id))
+            graph = Graph(azure.graph_endpoint, graph_credential(azure.graph_endpoint, azure.tenant_id, loaded.environ))
             try:
                 secret = graph.add_password(app_object_id, f"jhubctl {config.name}: {PULL_SECRET_NAME}")
             finally:

@@ -146,7 +146,7 @@ def _arm(loaded: Loaded, subscription_id: str) -> Arm:
     from .credentials import arm_credential
 
     azure = loaded.config.azure
-    arm = Arm(azure.arm_endpoint, subscription_id, arm_credential(azure.arm_endpoint, azure.tenant_id))
+    arm = Arm(azure.arm_endpoint, subscription_id, arm_credential(azure.arm_endpoint, azure.tenant_id, loaded.environ))
     _preflight(arm, subscription_id)
     return arm
 
@@ -156,7 +156,7 @@ def _graph(loaded: Loaded) -> Graph:
     from .graph import Graph
 
     azure = loaded.config.azure
-    return Graph(azure.graph_endpoint, graph_credential(azure.graph_endpoint, azure.tenant_id))
+    return Graph(azure.graph_endpoint, graph_credential(azure.graph_endpoint, azure.tenant_id, loaded.environ))
 
 
 def _describe(exc: BaseException) -> tuple[str, str | None]:
