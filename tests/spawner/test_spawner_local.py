@@ -25,7 +25,7 @@ UUID = "550e8400-e29b-41d4-a716-446655440000"
 
 REPORT = (
     "import json, os, sys; print(json.dumps({'cwd': os.getcwd(), 'home': os.environ.get('HOME'), "
-    "'root': os.environ.get('JUPYTERHUB_ROOT_DIR'), 'argv': sys.argv[1:]}))"
+    "'tmp': os.environ.get('TMPDIR'), 'root': os.environ.get('JUPYTERHUB_ROOT_DIR'), 'argv': sys.argv[1:]}))"
 )
 
 
@@ -101,14 +101,15 @@ def test_start_runs_in_the_conversation_folder(tmp_path: Path) -> None:
     seen = run(spawner)
 
     folder = data / "alice" / "conversations" / UUID
-    home = data / ".homes" / "alice"
+    home = data / ".homes" / "alice" / UUID  # one HOME per conversation: its kernels' keys stay its own
     assert folder.is_dir() and home.is_dir()
-    for created in (data, data / "alice", data / "alice" / "conversations", folder, data / ".homes", home):
+    for created in (data, data / "alice", data / "alice" / "conversations", folder, data / ".homes", home.parent, home):
         assert mode(created) & 0o077 == 0, created  # private: umask can only narrow 0o700
 
     assert seen["cwd"] == str(folder)
     assert seen["root"] == str(folder)  # notebook_dir -> contents API root
     assert seen["home"] == str(home)
+    assert seen["tmp"] == str(home / "tmp") and (home / "tmp").is_dir()
     assert spawner.notebook_dir == str(folder)
     assert spawner.home_dir == str(home)
     assert ("--ServerApp.allow_root=True" in seen["argv"]) == (os.geteuid() == 0)
@@ -147,7 +148,7 @@ def test_existing_files_are_kept(tmp_path: Path) -> None:
 
 def test_home_root_can_be_configured(tmp_path: Path) -> None:
     seen = run(make(tmp_path / "data", home_root=str(tmp_path / "homes"), user_options={"conversationId": "c1"}))
-    assert seen["home"] == str(tmp_path / "homes" / "alice")
+    assert seen["home"] == str(tmp_path / "homes" / "alice" / "c1")
     assert not (tmp_path / "data" / ".homes").exists()
 
 
