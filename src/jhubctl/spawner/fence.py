@@ -48,25 +48,28 @@ __all__ = [
 FENCE_GID = 0x7F000000
 FENCE_UID_SPAN = 1 << 20
 
-#: Read-only (and executable) system paths a Python server and the programs it may start need:
-#: shared libraries, the dynamic loader's cache, TLS roots, name resolution, time zones, MIME types
-#: (the contents API), fonts (matplotlib), and /proc for the process's own status. Everything else
-#: under /etc, and every home directory, stays out of reach. Found by running the default package
-#: set (pandas, matplotlib, scikit-learn) and the single-user server under the fence.
+#: Read-only (and executable) system paths, beyond the server's own Python. Found by running the
+#: single-user server and the default package set (pandas, matplotlib, scikit-learn) under the fence
+#: and taking entries out one at a time (see docs/interpreter.md); paths of other distributions are
+#: named for the same needs. Every home directory, /tmp, /run and the rest of /etc stay out of reach.
 SYSTEM_READ = (
-    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt/conda",
-    "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
-    "/etc/ssl", "/etc/ca-certificates", "/etc/pki", "/etc/crypto-policies",
-    "/etc/resolv.conf", "/etc/hosts", "/etc/host.conf", "/etc/nsswitch.conf", "/etc/gai.conf",
+    # shared libraries, the dynamic loader, the programs code may run (subprocess, `!ls`)
+    "/usr", "/bin", "/lib", "/lib32", "/lib64", "/libx32", "/etc/ld.so.cache",
+    # TLS roots and OpenSSL's configuration (Debian, RHEL)
+    "/etc/ssl", "/etc/pki", "/etc/crypto-policies",
+    # name resolution: without /etc/hosts not even "localhost" resolves
+    "/etc/hosts", "/etc/resolv.conf", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/gai.conf",
     "/etc/services", "/etc/protocols",
-    "/etc/localtime", "/etc/timezone", "/etc/mime.types", "/etc/fonts", "/etc/matplotlibrc",
-    "/etc/passwd", "/etc/group",
+    # the local time zone; MIME types, without which the contents API fails (mimetypes raises)
+    "/etc/localtime", "/etc/timezone", "/etc/mime.types",
+    # Jupyter's and IPython's system-wide configuration: present but unreadable would fail the server
     "/etc/jupyter", "/etc/ipython",
-    "/proc", "/sys/devices/system/cpu", "/sys/fs/cgroup",
-    "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
+    # the process's own status (psutil in ipykernel); other processes' details stay behind ptrace rules
+    "/proc",
+    "/dev/null", "/dev/random", "/dev/urandom",
 )
 #: Device files a server writes to (output it discards).
-SYSTEM_WRITE = ("/dev/null", "/dev/full")
+SYSTEM_WRITE = ("/dev/null",)
 
 # Landlock UAPI (include/uapi/linux/landlock.h); the syscall numbers are the same on every architecture.
 _SYS_CREATE_RULESET, _SYS_ADD_RULE, _SYS_RESTRICT_SELF = 444, 445, 446
