@@ -100,21 +100,20 @@ def _hand_over(path: str, uid: int, gid: int) -> None:
     os.chmod(path, 0o700)
 
 
-def _reachable(path: str, uid: int, gid: int) -> str | None:
-    """The first folder above `path` that user uid:gid cannot search, if any."""
+def _blocking(path: str, uid: int, gid: int) -> list[str]:
+    """The folders above `path` that user uid:gid cannot search, top first."""
+    blocked = []
     current = os.path.dirname(os.path.realpath(path))
-    blocked = None
     while True:
         info = os.stat(current)
-        mode = info.st_mode
         if info.st_uid == uid:
-            ok = mode & stat.S_IXUSR
+            ok = info.st_mode & stat.S_IXUSR
         elif info.st_gid == gid:
-            ok = mode & stat.S_IXGRP
+            ok = info.st_mode & stat.S_IXGRP
         else:
-            ok = mode & stat.S_IXOTH
+            ok = info.st_mode & stat.S_IXOTH
         if not ok:
-            blocked = current
+            blocked.insert(0, current)
         parent = os.path.dirname(current)
         if parent == current:
             return blocked
@@ -313,12 +312,12 @@ class LocalConversationSpawner(SimpleLocalProcessSpawner):
             _hand_over(folder, uid, gid)
             _hand_over(home, uid, gid)
             for needed in [folder, home, *prefixes, python]:
-                blocked = _reachable(os.path.join(needed, "."), uid, gid)
+                blocked = _blocking(os.path.join(needed, "."), uid, gid)
                 if blocked:
                     raise PermissionError(
-                        f"the fence runs this server as uid {uid}, which cannot reach {needed}: {blocked} is not "
-                        "searchable by other users; move the state directory (or local.data_dir) out of it, "
-                        "or set local.fence: false"
+                        f"the fence runs this server as uid {uid}, which cannot reach {needed}: "
+                        f"{', '.join(blocked)} {'is' if len(blocked) == 1 else 'are'} not searchable by other users; "
+                        "move the state directory (or local.data_dir) out of there, or set local.fence: false"
                     )
         elif not landlock:
             self.log.warning("fence off for %s: no Landlock on this kernel and the hub does not run as root", folder)
