@@ -173,3 +173,10 @@ def test_the_launcher_says_why_it_cannot_start(tmp_path: Path) -> None:
     proc = subprocess.run(launcher(plan, [str(private)]), capture_output=True, text=True)
     assert proc.returncode == 126
     assert f"jhubctl fence: cannot start '{private}'" in proc.stderr and "Permission denied" in proc.stderr
+
+
+def test_a_missing_server_python_fails_the_spawn_saying_what_builds_it(tmp_path: Path) -> None:
+    spawner = make(tmp_path, user_options={"conversation_id": "c1"},
+                   cmd=[str(tmp_path / "state" / "interpreter" / "venv" / "bin" / "python"), "-m", "x"])
+    with pytest.raises(FileNotFoundError, match="`jhubctl up` builds the interpreter venv"):
+        asyncio.run(spawner.start())

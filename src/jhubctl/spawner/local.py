@@ -340,6 +340,9 @@ class LocalConversationSpawner(SimpleLocalProcessSpawner):
 
         configured = list(self.cmd)
         python = _resolve_python(configured[0])
+        if not os.path.isfile(python):
+            raise FileNotFoundError(f"the server's Python {configured[0]} does not exist: `jhubctl up` builds the "
+                                    "interpreter venv (or set local.interpreter: shared)")
         plan = self._plan(folder, home, python)
 
         self._conversation_dir = folder
