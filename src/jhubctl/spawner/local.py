@@ -317,7 +317,8 @@ class LocalConversationSpawner(SimpleLocalProcessSpawner):
                     raise PermissionError(
                         f"the fence runs this server as uid {uid}, which cannot reach {needed}: "
                         f"{', '.join(blocked)} {'is' if len(blocked) == 1 else 'are'} not searchable by other users; "
-                        "move the state directory (or local.data_dir) out of there, or set local.fence: false"
+                        "move the state directory (or local.data_dir) out of there, run servers in the locked venv "
+                        "(built on a Python every user can run), or set local.fence: false"
                     )
         elif not landlock:
             self.log.warning("fence off for %s: no Landlock on this kernel and the hub does not run as root", folder)
