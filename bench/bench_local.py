@@ -63,7 +63,9 @@ def main() -> None:
     parser.add_argument("--exec-rounds", type=int, default=30)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        loaded = load_config(None, Path(tmp) / ".jhubctl", environ={})
+        # jhubctl's own Python, unfenced: the numbers compare clients, not server environments
+        (Path(tmp) / "jhubctl.yaml").write_text("local:\n  interpreter: shared\n  fence: false\n")
+        loaded = load_config(Path(tmp) / "jhubctl.yaml", Path(tmp) / ".jhubctl", environ={})
         runner = HubProcess(loaded)
         hub, _ = runner.start()
         token = Secrets(loaded.state_dir, environ={}).api_token()

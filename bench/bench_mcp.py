@@ -71,7 +71,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "jhubctl.yaml"
-        config.write_text("target: local\n")
+        # Clients are compared, not server environments: jhubctl's own Python, no fence (as bench_local.py).
+        config.write_text("target: local\nlocal:\n  interpreter: shared\n  fence: false\n")
         loaded = load_config(config, Path(tmp) / ".jhubctl", environ={})
         runner = HubProcess(loaded)
         hub, _ = runner.start()

@@ -20,6 +20,11 @@ from typing import NamedTuple
 import pytest
 
 
+#: The fast path most real-hub tests run on: servers in jhubctl's own Python, unfenced (a hub started
+#: without `up` has no interpreter venv). tests/interp runs the locked venv and the fence.
+FAST_LOCAL = "local:\n  interpreter: shared\n  fence: false\n"
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)

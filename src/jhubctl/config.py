@@ -334,7 +334,22 @@ class HubConfig(Section):
         return v
 
 
+#: Kubernetes-style byte quantities as KubeSpawner reads mem_limit: K, M, G, T are powers of 1024.
+_BYTES = re.compile(r"^(\d+(?:\.\d+)?)([KMGT]?)$")
+
+
+def byte_count(value: str) -> int:
+    """'2G' -> 2147483648, the way KubeSpawner (and so the chart) reads singleuser memory values."""
+    match = _BYTES.fullmatch(value)
+    if match is None:
+        raise ValueError(f"{value!r} is not a size such as 512M or 2G (K, M, G, T = powers of 1024)")
+    number, unit = match.groups()
+    return int(float(number) * 1024 ** " KMGT".index(unit or " "))
+
+
 class ServersConfig(Section):
+    """User servers; the limits and guarantees mean the same on every target (see docs/interpreter.md)."""
+
     start_timeout: float = Field(300, gt=0, description="Seconds a server may take to become ready.")
     progress_idle_timeout: float = Field(120, gt=0, description="Seconds without a progress event.")
     exec_timeout: float = Field(60, gt=0, description="Seconds code may run before it is interrupted.")
@@ -342,8 +357,10 @@ class ServersConfig(Section):
     mount_path: str = Field("/home/jovyan/work", description="Where a conversation's folder is mounted.")
     uid: int = 1000
     fs_gid: int = 100
-    cpu_limit: float | None = None
-    mem_limit: str | None = "2G"
+    cpu_limit: float | None = Field(None, gt=0, description="CPU cores one conversation's server may use.")
+    cpu_guarantee: float | None = Field(None, gt=0, description="CPU cores reserved for one server (cluster only).")
+    mem_limit: str | None = Field("2G", description="Memory one conversation's server may use (K/M/G/T).")
+    mem_guarantee: str | None = Field(None, description="Memory reserved for one server (cluster only).")
     notebook_name: str = Field(
         "{conversation}.ipynb",
         description="Notebook each execution is appended to; '{conversation}' is the conversation id. Change it "
@@ -351,6 +368,21 @@ class ServersConfig(Section):
     )
     max_file_bytes: int = Field(100 * 1024 * 1024, gt=0, description="Largest file `files put/get` and the "
                                 "assistant tools move, in bytes.")
+
+    @field_validator("mem_limit", "mem_guarantee")
+    @classmethod
+    def _bytes(cls, v: str | None) -> str | None:
+        if v is not None:
+            byte_count(v)
+        return v
+
+    @model_validator(mode="after")
+    def _guarantees(self) -> ServersConfig:
+        if self.cpu_limit and self.cpu_guarantee and self.cpu_guarantee > self.cpu_limit:
+            raise ValueError(f"cpu_guarantee {self.cpu_guarantee:g} is above cpu_limit {self.cpu_limit:g}")
+        if self.mem_limit and self.mem_guarantee and byte_count(self.mem_guarantee) > byte_count(self.mem_limit):
+            raise ValueError(f"mem_guarantee {self.mem_guarantee} is above mem_limit {self.mem_limit}")
+        return self
 
     @field_validator("notebook_name")
     @classmethod
@@ -372,6 +404,69 @@ class LocalConfig(Section):
         None, description="configurable-http-proxy to run (default: node's if on PATH, else the Python one)."
     )
     start_timeout: float = Field(60, gt=0)
+    interpreter: Literal["locked", "shared"] = Field(
+        "locked", description="locked: servers run in a venv built from the interpreter lock; shared: in jhubctl's own."
+    )
+    fence: bool = Field(True, description="Confine each server to its conversation folder (Landlock, a user of its own).")
+
+
+#: The seed's singleuser packages, with pypdf for the abandoned PyPDF2, and the kernel itself.
+DEFAULT_REQUIREMENTS = (
+    "numpy", "pandas", "matplotlib", "openpyxl", "pypdf", "scipy", "seaborn", "faker", "scikit-learn", "ipykernel",
+)
+
+
+class InterpreterConfig(Section):
+    """The code interpreter's package set: one lock feeds the singleuser image and the local servers."""
+
+    requirements: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_REQUIREMENTS), description="Packages the kernels can import (PEP 508)."
+    )
+    python: str = Field("3.11", description="Python version the lock is resolved for and the environment runs.")
+    lock_file: Path | None = Field(
+        None, description="A lock kept with the config (relative to its folder); default <state>/interpreter/."
+    )
+    exclude_newer: str | None = Field(
+        None, description="Resolve only with releases up to this date (YYYY-MM-DD or RFC 3339): the same lock on any day."
+    )
+    uv_path: str | None = Field(None, description="The uv executable (default: the one installed with jhubctl).")
+
+    @field_validator("requirements")
+    @classmethod
+    def _requirements(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("needs at least one package (the kernel needs ipykernel)")
+        for entry in v:
+            if not _REQUIREMENT.fullmatch(entry.strip()):
+                raise ValueError(
+                    f"{entry!r} is not a package requirement such as 'pandas' or 'pandas>=2,<3' "
+                    "(options and files are not accepted here)"
+                )
+        return [entry.strip() for entry in v]
+
+    @field_validator("python")
+    @classmethod
+    def _python(cls, v: str) -> str:
+        if not re.fullmatch(r"3\.\d{1,2}", v):
+            raise ValueError(f"{v!r} must be a Python minor version such as 3.11")
+        return v
+
+    @field_validator("exclude_newer")
+    @classmethod
+    def _date(cls, v: str | None) -> str | None:
+        from datetime import date, datetime
+
+        if v is None:
+            return v
+        try:
+            date.fromisoformat(v) if len(v) == 10 else datetime.fromisoformat(v)
+        except ValueError:
+            raise ValueError(f"{v!r} must be a date such as 2025-06-30 or an RFC 3339 time") from None
+        return v
+
+
+#: A PEP 508 requirement line: a name, optional extras, version specifiers and markers, never a pip option.
+_REQUIREMENT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?:\[[A-Za-z0-9._, -]+\])?\s*(?:[(<>=!~;@][^\n\r]*)?")
 
 
 class Config(Section):
@@ -388,6 +483,7 @@ class Config(Section):
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
     hub: HubConfig = Field(default_factory=HubConfig)
     servers: ServersConfig = Field(default_factory=ServersConfig)
+    interpreter: InterpreterConfig = Field(default_factory=InterpreterConfig)
     local: LocalConfig = Field(default_factory=LocalConfig)
 
     @field_validator("name")

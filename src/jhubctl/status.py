@@ -15,9 +15,11 @@ def collect(loaded: Loaded) -> dict[str, Any]:
         for step in steps.values():
             if step["status"] == "running":  # its process died (Ctrl-C, kill, reboot): re-run to resume
                 step["status"] = "interrupted"
+    target = target_for(loaded)
     return {
         "target": loaded.config.target,
         "state_dir": str(loaded.state_dir),
         "steps": steps,
-        "hub": target_for(loaded).health().as_dict(),
+        "hub": target.health().as_dict(),
+        "interpreter": target.interpreter(),
     }

@@ -20,6 +20,7 @@ import pytest
 
 from jhubctl.config import Loaded, load_config
 from jhubctl.local.process import HubProcess, LocalHub
+from tests.conftest import FAST_LOCAL
 from tests.fakes.base.fixtures import allow_localhost, stop_all
 from tests.fakes.kube import FakeKube
 from tests.fakes.tools.fixtures import Tools, make_tools
@@ -111,7 +112,7 @@ def cluster_env(make_cluster_env: Callable[..., ClusterEnv]) -> ClusterEnv:
 def local_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHub]:
     """A real JupyterHub (the chart's version) accepting TOKEN, standing in for the cluster's hub."""
     root = tmp_path_factory.mktemp("local-hub")
-    (root / "jhubctl.yaml").write_text("target: local\n")
+    (root / "jhubctl.yaml").write_text("target: local\n" + FAST_LOCAL)  # the hub's API is what is checked
     loaded = load_config(root / "jhubctl.yaml", root / ".jhubctl", environ={"JHUBCTL_API_TOKEN": TOKEN})
     hub, started = HubProcess(loaded).start()
     assert started

@@ -13,6 +13,7 @@ from jhubctl.config import Loaded, load_config
 from jhubctl.hubapi.client import HubClient
 from jhubctl.local.process import LocalHub, HubProcess
 from jhubctl.state import Secrets
+from tests.conftest import FAST_LOCAL
 
 
 @dataclass
@@ -33,15 +34,25 @@ class RunningHub:
         return {str(p.relative_to(root)) for p in root.rglob("*")}
 
 
+
+
 def start_hub(state_dir: Path, config: str = "target: local\n") -> RunningHub:
     state_dir.mkdir(parents=True, exist_ok=True)
-    (state_dir.parent / "jhubctl.yaml").write_text(config)
+    (state_dir.parent / "jhubctl.yaml").write_text(config if "local:" in config else config + FAST_LOCAL)
     loaded = load_config(state_dir.parent / "jhubctl.yaml", state_dir, environ={})
     hub, started = HubProcess(loaded).start()
     assert started
     token = Secrets(state_dir, environ={}).api_token()
     assert token
     return RunningHub(loaded, hub, token)
+
+
+@pytest.fixture
+def fast_config(tmp_path: Path) -> Path:
+    """A jhubctl.yaml in the test's working directory that selects the fast path."""
+    path = tmp_path / "jhubctl.yaml"
+    path.write_text(FAST_LOCAL)
+    return path
 
 
 @pytest.fixture(scope="module")

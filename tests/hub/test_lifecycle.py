@@ -30,7 +30,7 @@ def wait_gone(pid: int, seconds: float = 10.0) -> bool:
     return False
 
 
-def test_up_smoke_down_then_up_again_keeps_the_data(cli, tmp_path: Path) -> None:
+def test_up_smoke_down_then_up_again_keeps_the_data(cli, tmp_path: Path, fast_config: Path) -> None:
     code, out, err = cli("up", "--json")
     assert code == 0, err
     up = json.loads(out)

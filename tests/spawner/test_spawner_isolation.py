@@ -65,7 +65,7 @@ def test_the_checker_catches_bad_imports() -> None:
 
 
 def test_package_has_the_expected_modules() -> None:
-    assert [m.name for m in MODULES] == ["__init__.py", "auth.py", "kube.py", "local.py", "naming.py"]
+    assert [m.name for m in MODULES] == ["__init__.py", "auth.py", "fence.py", "kube.py", "local.py", "naming.py"]
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
@@ -118,6 +118,7 @@ def test_copied_package_imports_alone(tmp_path: Path) -> None:
         "jhubctl",
         "jhubctl.spawner",
         "jhubctl.spawner.auth",
+        "jhubctl.spawner.fence",
         "jhubctl.spawner.kube",
         "jhubctl.spawner.local",
         "jhubctl.spawner.naming",

@@ -7,82 +7,16 @@ it reports the working directory, environment and arguments it was started with.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from jupyterhub.spawner import SimpleLocalProcessSpawner
 
 from jhubctl.spawner.local import LocalConversationSpawner
 from jhubctl.spawner.naming import InvalidName
-
-UUID = "550e8400-e29b-41d4-a716-446655440000"
-
-REPORT = (
-    "import json, os, sys; print(json.dumps({'cwd': os.getcwd(), 'home': os.environ.get('HOME'), "
-    "'root': os.environ.get('JUPYTERHUB_ROOT_DIR'), 'argv': sys.argv[1:]}))"
-)
-
-
-class MockUser:
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.escaped_name = name
-        self.url = f"/user/{name}/"
-
-
-class MockHub:
-    public_host = "http://127.0.0.1:8081"
-    api_url = "http://127.0.0.1:8081/hub/api"
-    base_url = "/hub/"
-    url = "http://127.0.0.1:8081/hub/"
-
-
-class MockOrmSpawner:
-    """Spawner.name reads orm_spawner.name (a `name=` keyword would be ignored)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.server = None
-
-
-def make(
-    data_root: Path | str | None,
-    *,
-    user: str = "alice",
-    name: str = "",
-    user_options: dict[str, Any] | None = None,
-    **traits: Any,
-) -> LocalConversationSpawner:
-    if data_root is not None:
-        traits["data_root"] = str(data_root)
-    return LocalConversationSpawner(
-        user=MockUser(user),
-        hub=MockHub(),
-        orm_spawner=MockOrmSpawner(name),
-        user_options=user_options if user_options is not None else {},
-        cmd=[sys.executable, "-c", REPORT],
-        popen_kwargs={"stdout": subprocess.PIPE},
-        **traits,
-    )
-
-
-def run(spawner: LocalConversationSpawner) -> dict[str, Any]:
-    """start() for real, then read what the started process saw."""
-
-    async def go() -> dict[str, Any]:
-        await spawner.start()
-        out, _ = spawner.proc.communicate(timeout=30)
-        assert spawner.proc.returncode == 0
-        await spawner.poll()  # reaps the process and clears the pid, as the Hub would
-        return json.loads(out)
-
-    return asyncio.run(go())
+from tests.spawner.support import UUID, make, run
 
 
 def mode(path: Path) -> int:
@@ -101,14 +35,15 @@ def test_start_runs_in_the_conversation_folder(tmp_path: Path) -> None:
     seen = run(spawner)
 
     folder = data / "alice" / "conversations" / UUID
-    home = data / ".homes" / "alice"
+    home = data / ".homes" / "alice" / UUID  # one HOME per conversation: its kernels' keys stay its own
     assert folder.is_dir() and home.is_dir()
-    for created in (data, data / "alice", data / "alice" / "conversations", folder, data / ".homes", home):
+    for created in (data, data / "alice", data / "alice" / "conversations", folder, data / ".homes", home.parent, home):
         assert mode(created) & 0o077 == 0, created  # private: umask can only narrow 0o700
 
     assert seen["cwd"] == str(folder)
     assert seen["root"] == str(folder)  # notebook_dir -> contents API root
     assert seen["home"] == str(home)
+    assert seen["tmp"] == str(home / "tmp") and (home / "tmp").is_dir()
     assert spawner.notebook_dir == str(folder)
     assert spawner.home_dir == str(home)
     assert ("--ServerApp.allow_root=True" in seen["argv"]) == (os.geteuid() == 0)
@@ -147,7 +82,7 @@ def test_existing_files_are_kept(tmp_path: Path) -> None:
 
 def test_home_root_can_be_configured(tmp_path: Path) -> None:
     seen = run(make(tmp_path / "data", home_root=str(tmp_path / "homes"), user_options={"conversationId": "c1"}))
-    assert seen["home"] == str(tmp_path / "homes" / "alice")
+    assert seen["home"] == str(tmp_path / "homes" / "alice" / "c1")
     assert not (tmp_path / "data" / ".homes").exists()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -16,12 +16,17 @@ def status(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
     actx = app_context(ctx)
     out = actx.output(json_flag)
     report = collect(actx.loaded)
+    fence = report["interpreter"].get("fence")
+    if fence is not None and not fence.startswith("on"):
+        out.warn(f"fence {fence}: local servers can read the state directory (secrets.json) and other conversations")
     if out.json_mode:
         out.data(report)
         return
     hub = report["hub"]
     out.text(f"target: {report['target']}   state: {report['state_dir']}")
     out.text(f"hub: {hub['health']}" + (f" at {hub['url']}" if hub.get("url") else ""))
+    for line in interpreter_lines(report["interpreter"]):
+        out.text(line)
     if not report["steps"]:
         out.info("no steps recorded yet")
         return
@@ -36,6 +41,23 @@ def status(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
             out.text(f"  {key}: {value}")
         if s["error"]:
             out.text(f"  error: {s['error']}")
+
+
+def interpreter_lines(report: dict[str, Any]) -> list[str]:
+    """The lock in use (and, on the local target, the venv and the fence), one line each."""
+    lines = []
+    lock = report.get("lock")
+    if lock is not None:
+        detail = (f"sha256 {lock['sha256'][:12]}, {lock['packages']} packages, Python {lock['python']}, "
+                  f"JupyterHub {lock['jupyterhub']}; {lock['state']}") if "sha256" in lock else lock["state"]
+        lines.append(f"lock: {lock.get('path', '')} ({detail})")
+    elif report.get("mode") == "shared":
+        lines.append("lock: none (local.interpreter: shared; servers run in jhubctl's own Python)")
+    if report.get("venv"):
+        lines.append(f"venv: {report['venv']}")
+    if "fence" in report:
+        lines.append(f"fence: {report['fence']}")
+    return lines
 
 
 def token(

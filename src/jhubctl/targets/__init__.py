@@ -90,6 +90,16 @@ class Target(ABC):
             )
         return url
 
+    def interpreter(self) -> dict[str, Any]:
+        """The package set the servers run, for `status`; targets add how they run it."""
+        from ..errors import ConfigError
+        from ..packages import describe
+
+        try:
+            return {"lock": describe(self.loaded)}
+        except ConfigError as exc:
+            return {"lock": {"state": f"unusable: {exc.message}"}}
+
     def health(self) -> Health:
         from ..hubapi.client import probe
 

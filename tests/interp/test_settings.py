@@ -1,0 +1,89 @@
+"""The interpreter's config keys, and what the local hub's config makes of them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from traitlets.config import Config as TraitletsConfig
+
+from jhubctl.cli.status_cmd import interpreter_lines
+from jhubctl.config import byte_count, parse_config
+from jhubctl.errors import ConfigError
+from jhubctl.local.hubconfig import Ports, render
+
+
+def hub_config(tmp_path: Path, data: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    source = render(parse_config(data), ports=Ports(18000, 18081, 18001), workdir=tmp_path / "state" / "local",
+                    data_root=tmp_path / "data", proxy_command=["/usr/bin/configurable-http-proxy"])
+    monkeypatch.setenv("JHUBCTL_SERVICE_TOKEN", "t")
+    c = TraitletsConfig()
+    exec(compile(source, "jupyterhub_config.py", "exec"), {"get_config": lambda: c})
+    return c, source
+
+
+@pytest.mark.parametrize(("size", "count"), [("2G", 2 * 1024**3), ("512M", 512 * 1024**2), ("1.5K", 1536),
+                                               ("1000", 1000), ("1T", 1024**4)])
+def test_sizes_read_as_kubespawner_reads_them(size: str, count: int) -> None:
+    assert byte_count(size) == count
+
+
+@pytest.mark.parametrize(("servers", "message"), [
+    ({"mem_limit": "2GB"}, "servers.mem_limit"),
+    ({"mem_guarantee": "lots"}, "servers.mem_guarantee"),
+    ({"cpu_limit": 0}, "servers.cpu_limit"),
+    ({"cpu_limit": 1, "cpu_guarantee": 2}, "cpu_guarantee 2 is above cpu_limit 1"),
+    ({"mem_limit": "1G", "mem_guarantee": "2G"}, "mem_guarantee 2G is above mem_limit 1G"),
+])
+def test_limits_and_guarantees_are_checked(servers: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config({"servers": servers})
+
+
+@pytest.mark.parametrize(("section", "message"), [
+    ({"python": "3"}, "interpreter.python"),
+    ({"exclude_newer": "last tuesday"}, "interpreter.exclude_newer"),
+    ({"requirements": []}, "interpreter.requirements"),
+    ({"requirments": ["x"]}, "did you mean 'requirements'"),
+])
+def test_interpreter_keys_are_checked(section: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config({"interpreter": section})
+
+
+def test_locked_servers_run_the_venv_link_fenced_with_the_memory_limit(tmp_path: Path, monkeypatch) -> None:
+    c, source = hub_config(tmp_path, {}, monkeypatch)
+    state = tmp_path / "state"
+    assert c.Spawner.cmd == [str(state / "interpreter" / "venv" / "bin" / "python"), "-m", "jupyterhub.singleuser"]
+    assert c.LocalConversationSpawner.fence is True
+    assert c.LocalConversationSpawner.passage == [str(state), str(state / "local"), str(state / "interpreter"),
+                                                  str(state / "interpreter" / "envs")]
+    assert c.Spawner.mem_limit == 2 * 1024**3 and c.Spawner.cpu_limit is None
+    assert "os.umask(0o077)" in source  # the hub's database stays private in a folder servers pass through
+
+
+def test_shared_unfenced_servers_are_todays(tmp_path: Path, monkeypatch) -> None:
+    c, source = hub_config(tmp_path, {"local": {"interpreter": "shared", "fence": False},
+                                      "servers": {"mem_limit": None, "cpu_limit": 1.5}}, monkeypatch)
+    assert c.Spawner.cmd == [sys.executable, "-m", "jupyterhub.singleuser"]
+    assert c.LocalConversationSpawner.fence is False and c.LocalConversationSpawner.passage == []
+    assert c.Spawner.mem_limit is None and c.Spawner.cpu_limit == 1.5
+    assert "umask" not in source
+
+
+def test_status_lines() -> None:
+    lock = {"path": "/s/interpreter/requirements.lock", "sha256": "ab" * 32, "packages": 97, "python": "3.11",
+            "jupyterhub": "4.0.2", "state": "current"}
+    assert interpreter_lines({"lock": lock, "mode": "locked", "venv": "/s/interpreter/envs/abab", "fence": "on (x)"}) == [
+        f"lock: /s/interpreter/requirements.lock (sha256 {'ab' * 6}, 97 packages, Python 3.11, JupyterHub 4.0.2; current)",
+        "venv: /s/interpreter/envs/abab",
+        "fence: on (x)",
+    ]
+    assert interpreter_lines({"lock": None, "mode": "shared", "venv": None, "fence": "off (local.fence: false)"}) == [
+        "lock: none (local.interpreter: shared; servers run in jhubctl's own Python)",
+        "fence: off (local.fence: false)",
+    ]
+    missing = {"path": "/s/l", "state": "missing (`jhubctl up` resolves it)"}
+    assert interpreter_lines({"lock": missing}) == ["lock: /s/l (missing (`jhubctl up` resolves it))"]
