@@ -115,14 +115,22 @@ class Output:
 
     def table(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None,
               *, whole: Sequence[str] = ()) -> None:
-        """A table on stdout; columns named in `whole` (URLs, ids users copy) are never cut or wrapped."""
+        """A table on stdout; columns named in `whole` (URLs, ids users copy) are never cut or wrapped: on a
+        narrow terminal the table is laid out wider than the screen (the terminal wraps the line, as kubectl's)."""
         table = Table(title=title, box=None, header_style="bold", pad_edge=False)
         for column in columns:
             keep = column in whole
             table.add_column(column, no_wrap=keep, overflow="ignore" if keep else "fold")
         for row in rows:
             table.add_row(*(escape("" if v is None else str(v)) for v in row))
-        self._out.print(table, crop=False)
+        natural = sum(max(len("" if r[i] is None else str(r[i])) for r in [columns, *rows]) for i in range(len(columns)))
+        needed = natural + 2 * len(columns) if whole else 0  # every column at its width, and the gaps
+        width = self._out.width
+        self._out.width = max(width, needed)  # print(width=) is capped at the console's width
+        try:
+            self._out.print(table, crop=False)
+        finally:
+            self._out.width = width
 
     @contextmanager
     def progress(self, description: str, total: float | None = None) -> Iterator[ProgressHandle]:
