@@ -65,7 +65,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         loaded = load_config(None, Path(tmp) / ".jhubctl", environ={})
         runner = HubProcess(loaded)
-        hub, _ = runner.start()
+        hub = runner.start().hub
         token = Secrets(loaded.state_dir, environ={}).api_token()
         try:
             client = HubClient(hub.url, token)

@@ -235,8 +235,8 @@ class ServersConfig(Section):
     def server_args(self) -> list[str]:
         """jupyter-server options every user server gets, on every target (the rate limits are its own)."""
         return [
-            f"--ServerApp.iopub_data_rate_limit={self.iopub_data_rate_limit!r}",
-            f"--ServerApp.iopub_msg_rate_limit={self.iopub_msg_rate_limit!r}",
+            f"--ZMQChannelsWebsocketConnection.iopub_data_rate_limit={self.iopub_data_rate_limit!r}",
+            f"--ZMQChannelsWebsocketConnection.iopub_msg_rate_limit={self.iopub_msg_rate_limit!r}",
         ]
 
 

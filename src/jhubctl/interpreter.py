@@ -31,6 +31,7 @@ from .hubapi.kernel import Execution, KernelChannel
 from .hubapi.notebook import append_cell, code_cell
 from .hubapi.server import ServerClient
 from .spawner.naming import InvalidName, conversation_subpath, normalize_conversation, normalize_user
+from .state import ensure_private_dir
 
 #: Bytes of output one notebook cell keeps by default (servers.cell_output_limit).
 CELL_OUTPUT_LIMIT = 5_000_000
@@ -95,7 +96,7 @@ class Result:
                     content = (data if isinstance(data, str) else "".join(data)).encode()
                 else:
                     content = base64.b64decode(data)
-                directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+                ensure_private_dir(directory)
                 written.append(_create(directory, f"{self.conversation}-{self.execution_count}-{index}-{stamp}", ext, content))
         self.files = [str(p) for p in written]
         return written

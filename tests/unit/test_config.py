@@ -144,7 +144,8 @@ def test_infinite_or_nan_numbers_are_refused(value: str, key: str, tmp_path: Pat
 
 def test_the_output_limits_reach_every_user_servers_arguments() -> None:
     servers = parse_config({"servers": {"iopub_data_rate_limit": 0, "iopub_msg_rate_limit": 50}}).servers
-    assert servers.server_args() == ["--ServerApp.iopub_data_rate_limit=0.0", "--ServerApp.iopub_msg_rate_limit=50.0"]
+    assert servers.server_args() == ["--ZMQChannelsWebsocketConnection.iopub_data_rate_limit=0.0",
+                                     "--ZMQChannelsWebsocketConnection.iopub_msg_rate_limit=50.0"]
     assert parse_config({}).servers.cell_output_limit == 5_000_000
 
 
