@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
@@ -346,22 +345,22 @@ def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, An
     return data
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML keeps the last of two equal keys without a word; a config must say which one it means."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                raise ConfigError(f"{self.name}: key '{key}' appears twice, on line {seen[key]} and line {line}",
-                                  hint="keep one of them")
-            seen[key] = line
-        return super().construct_mapping(node, deep)
-
-
 def _read_yaml(path: Path) -> Any:
+    """The file's YAML, refusing what YAML itself lets through silently: a key given twice (the last one wins)."""
+    import yaml  # only when there is a file: the default (no file) path stays without it
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    raise ConfigError(f"{path}: key '{key}' appears twice, on line {seen[key]} and line {line}",
+                                      hint="keep one of them")
+                seen[key] = line
+            return super().construct_mapping(node, deep)
+
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -369,8 +368,7 @@ def _read_yaml(path: Path) -> Any:
                           hint="save the file as UTF-8") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    loader = _UniqueKeyLoader(text)
-    loader.name = str(path)
+    loader = UniqueKeyLoader(text)
     try:
         return loader.get_single_data()
     except yaml.YAMLError as exc:

@@ -187,11 +187,15 @@ class Interpreter:
         )
 
     def _connect(self, on_progress: ProgressCallback | None) -> tuple[ServerClient, KernelChannel]:
+        """The conversation's kernel channel. A running server is asked first (its URL follows from the
+        names): the hub is only needed, to create the user and start the server, when none answers."""
         if self._server is not None and self._kernel is not None:
             return self._server, self._kernel
-        started = self.start(on_progress)
-        server = ServerClient(started.server.url, self.hub.token)
-        session = server.kernel_session(self.notebook)
+        server = ServerClient(self.hub.server_url(self.user, self.conversation), self.hub.token, http=self.hub.http)
+        sessions = server.sessions()
+        if sessions is None:
+            self.start(on_progress)
+        session = server.kernel_session(self.notebook, sessions=sessions)
         kernel_id = session["kernel"]["id"]
         kernel = KernelChannel(server.kernel_ws_url(kernel_id), self.hub.token, lambda: server.interrupt(kernel_id))
         self._server, self._kernel, self._kernel_id = server, kernel, kernel_id

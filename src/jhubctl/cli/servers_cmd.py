@@ -119,8 +119,7 @@ def exec_(
 ) -> None:
     """Run code in USER's CONVERSATION (starting its server if needed) and append it to the notebook.
 
-    Exit 0 when the code ran, 3 when it raised, 4 when it timed out, 7 when it killed its kernel, 8 when
-    output was dropped, 130 on Ctrl-C (the kernel is interrupted). The cell is recorded in every case.
+    Exit 0 ran, 3 raised, 4 timed out, 7 the kernel died, 8 output dropped, 130 Ctrl-C; the cell is always recorded.
     """
     from ..errors import UsageError
     from ..hubapi.connect import connect
