@@ -132,6 +132,11 @@ class Output:
         target.write(text)
         target.flush()
 
+    def confirm(self, question: str) -> bool:
+        """Ask on stderr and read the answer from the environment's stdin: only y/yes is a yes."""
+        self.stream(f"{question} [y/N]: ", stderr=True)
+        return self.env.stdin.readline().strip().lower() in ("y", "yes")
+
     @property
     def interactive(self) -> bool:
         return self._terminal(stderr=True) and not self.quiet

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import base64
-import io
 import os
 import stat
 from pathlib import Path
 
 from jhubctl.interpreter import Result
-from jhubctl.output import Environment, Output
 
 PNG = base64.b64encode(b"\x89PNG-one").decode()
 TRACEBACK = ["\x1b[0;31m---------------------------------------------------------------------------\x1b[0m",
@@ -63,11 +61,3 @@ def test_json_tracebacks_carry_no_ansi_colours() -> None:
     assert "\x1b" not in repr(plain)
     assert r.as_dict()["error"]["traceback"] == TRACEBACK  # the notebook keeps Jupyter's colours
     assert r.outputs[0]["traceback"] == TRACEBACK
-
-
-def test_a_table_never_cuts_the_url_column_even_on_a_narrow_terminal() -> None:
-    out = io.StringIO()
-    url = "http://127.0.0.1:46543/user/alice-with-a-long-name/conversation-with-a-long-id/"
-    Output(Environment(stdout=out, environ={"COLUMNS": "40"}), color=True).table(
-        ["USER", "CONVERSATION", "URL"], [["alice-with-a-long-name", "conversation-with-a-long-id", url]], whole=["URL"])
-    assert url in out.getvalue()

@@ -43,7 +43,8 @@ def provision(
         if not out.interactive:
             raise UsageError("changes to make and no terminal to ask", hint="review with --dry-run, then pass --yes")
         _report(out, plan, dry_run=True)
-        typer.confirm("apply these changes?", abort=True, err=True)
+        if not out.confirm("apply these changes?"):
+            raise typer.Abort()
 
     def view(names: list[str], phase: str) -> StepView:
         return StepView(out, names, transient=phase == "plan")
@@ -105,7 +106,8 @@ def destroy(
         if not yes:
             if not out.interactive:
                 raise UsageError(f"{len(ids)} resource(s) to delete and no terminal to ask", hint="pass --yes")
-            typer.confirm(f"delete {len(ids)} resource(s)?", abort=True, err=True)
+            if not out.confirm(f"delete {len(ids)} resource(s)?"):
+                raise typer.Abort()
         with out.progress("deleting"):
             core.destroy(loaded, arm, ids, on_deleted=lambda rid: out.success(f"deleted {rid}"))
     out.data({"deleted": ids}, f"deleted {len(ids)} resource(s)")
