@@ -12,6 +12,8 @@ Measures (medians, alternating jhubctl and raw so drift hits both alike):
                        process that imports httpx and websockets, finds the conversation's kernel (one
                        GET, with no CA bundle for plain http, as jhubctl), runs the same code over the
                        kernel channel and exits. jhubctl also saves the cell (GET + PUT) before it exits.
+                       The imports alone of each (what `exec` loads, against httpx + websockets) are
+                       timed too, to show how much of the difference is start-up.
 Targets (docs/benchmarks.md): start ≤ 1.10 × raw; saved ≤ raw + 20 ms; exec process ≤ 1.5 × raw.
 """
 
@@ -135,19 +137,27 @@ def execute_rounds(client: HubClient, token: str, rounds: int) -> dict[str, list
     return samples
 
 
-def process_rounds(url: str, token: str, state_dir: Path, rounds: int) -> tuple[list[float], list[float]]:
-    env = {**os.environ, "JHUBCTL_STATE_DIR": str(state_dir), "JHUBCTL_CONFIG": ""}
-    env.pop("JHUBCTL_CONFIG")
-    jhubctl = [str(Path(sys.executable).parent / "jhubctl"), "exec", USER, "exec-process", "--code", "pass"]
-    raw = [sys.executable, "-c", RAW_PROCESS, url, token, USER, "exec-process", "pass"]
-    subprocess.run(jhubctl, env=env, check=True, capture_output=True)  # warm: server, kernel, notebook
-    subprocess.run(raw, check=True, capture_output=True)
-    ours, theirs = [], []
+#: What `jhubctl exec` imports (typer parses through pydantic), against what the raw client imports.
+EXEC_IMPORTS = "import jhubctl.cli, typer._adapters, jhubctl.hubapi.connect, jhubctl.interpreter, jhubctl.targets.local"
+RAW_IMPORTS = "import httpx, websockets.sync.client"
+
+
+def process_rounds(url: str, token: str, state_dir: Path, rounds: int) -> dict[str, list[float]]:
+    env = {k: v for k, v in os.environ.items() if k != "JHUBCTL_CONFIG"} | {"JHUBCTL_STATE_DIR": str(state_dir)}
+    argvs = {
+        "ours": [str(Path(sys.executable).parent / "jhubctl"), "exec", USER, "exec-process", "--code", "pass"],
+        "raw": [sys.executable, "-c", RAW_PROCESS, url, token, USER, "exec-process", "pass"],
+        "ours imports": [sys.executable, "-c", EXEC_IMPORTS],
+        "raw imports": [sys.executable, "-c", RAW_IMPORTS],
+    }
+    for argv in argvs.values():  # warm: server, kernel, notebook, file caches
+        subprocess.run(argv, env=env, check=True, capture_output=True)
+    samples: dict[str, list[float]] = {name: [] for name in argvs}
+    names = list(argvs)
     for round_ in range(rounds):
-        for kind in ("ours", "raw") if round_ % 2 == 0 else ("raw", "ours"):
-            argv, where = (jhubctl, ours) if kind == "ours" else (raw, theirs)
-            where.append(timed(lambda: subprocess.run(argv, env=env, check=True, capture_output=True)))
-    return ours, theirs
+        for name in names if round_ % 2 == 0 else names[::-1]:
+            samples[name].append(timed(lambda: subprocess.run(argvs[name], env=env, check=True, capture_output=True)))
+    return samples
 
 
 def main() -> None:
@@ -167,7 +177,7 @@ def main() -> None:
                 client.ensure_user(USER)
                 start_ours, start_raw = start_rounds(client, hub.url, token, args.rounds)
                 execute = execute_rounds(client, token, args.exec_rounds)
-            proc_ours, proc_raw = process_rounds(hub.url, token, loaded.state_dir, args.process_rounds)
+            process = process_rounds(hub.url, token, loaded.state_dir, args.process_rounds)
         finally:
             runner.stop()
     med = statistics.median
@@ -180,8 +190,12 @@ def main() -> None:
         target = "  (target ≤ +20 ms)" if kind == "saved" else ""
         print(f"{label:23} jhubctl {ours * 1000:8.1f} ms   raw {raw * 1000:8.1f} ms   "
               f"delta {(ours - raw) * 1000:+.1f} ms{target}")
-    print(f"exec process            jhubctl {med(proc_ours) * 1000:8.1f} ms   raw {med(proc_raw) * 1000:8.1f} ms   "
-          f"ratio {med(proc_ours) / med(proc_raw):.2f}  (target ≤ 1.5; median of {len(proc_ours)})")
+    ours, raw = med(process["ours"]), med(process["raw"])
+    print(f"exec process            jhubctl {ours * 1000:8.1f} ms   raw {raw * 1000:8.1f} ms   "
+          f"ratio {ours / raw:.2f}  (target ≤ 1.5; median of {len(process['ours'])})")
+    ours, raw = med(process["ours imports"]), med(process["raw imports"])
+    print(f"  of which imports      jhubctl {ours * 1000:8.1f} ms   raw {raw * 1000:8.1f} ms   "
+          f"delta {(ours - raw) * 1000:+.1f} ms")
 
 
 if __name__ == "__main__":

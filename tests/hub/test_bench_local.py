@@ -18,4 +18,4 @@ def test_bench_local_reports_each_measure() -> None:
     assert done.returncode == 0, done.stderr
     for measure in ("start-server→ready", "execute, answered", "execute + flush, saved", "exec process"):
         assert measure in done.stdout
-    assert "ratio" in done.stdout.splitlines()[-1]
+    assert "of which imports" in done.stdout.splitlines()[-1]
