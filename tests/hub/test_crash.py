@@ -76,6 +76,7 @@ def test_a_sigkilled_hub_is_reported_by_status_and_down_leaves_no_process(cli, t
     code, out, err = cli("up", "--no-smoke-test", "--json")
     assert code == 0, err
     hub_pid = json.loads(out)["pid"]
+    assert json.loads(out)["notebook"] is None  # the key is there, as with the smoke test
     code, out, err = cli("exec", "demo", "crash-1", "--code", "import os; print(os.getpid())", "--json")
     assert code == 0, err
     kernel_pid = int(json.loads(out)["stdout"])
