@@ -244,7 +244,7 @@ class LocalConfig(Section):
     port: int = Field(0, ge=0, le=65535, description="Public port of the local hub (0 = a free port).")
     data_dir: Path | None = Field(None, description="Root of conversation folders (default: <state dir>/local/data).")
     proxy_command: str | None = Field(
-        None, description="configurable-http-proxy to run (default: node's if on PATH, else the Python one)."
+        None, description="configurable-http-proxy to run (default: jhubctl's patch of the Python one)."
     )
     start_timeout: float = Field(60, gt=0)
 

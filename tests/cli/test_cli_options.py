@@ -98,3 +98,14 @@ def test_status_shows_no_python_none(cli, tmp_path: Path) -> None:
     Journal(tmp_path / ".jhubctl").record("local-hub", Record("stopped", "t0", "t1", "h", {"url": "u", "pid": None}))
     code, out, _ = cli("status")
     assert code == 0 and "None" not in out and "pid: -" in out
+
+
+def test_every_way_an_execution_ends_has_its_own_exit_code() -> None:
+    from jhubctl.cli.servers_cmd import OUTCOMES
+    from jhubctl.hubapi.kernel import STATUSES
+
+    assert set(OUTCOMES) == set(STATUSES)
+    codes = [code for _, code in OUTCOMES.values()]
+    assert len(set(codes)) == len(codes)  # never two statuses behind one exit code
+    assert {s: c for s, (_, c) in OUTCOMES.items()} == {"ok": 0, "error": 3, "timeout": 4, "died": 7,
+                                                       "output_dropped": 8, "interrupted": 130}
