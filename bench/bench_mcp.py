@@ -75,7 +75,7 @@ def main() -> None:
         config.write_text("target: local\nlocal:\n  interpreter: shared\n  fence: false\n")
         loaded = load_config(config, Path(tmp) / ".jhubctl", environ={})
         runner = HubProcess(loaded)
-        hub, _ = runner.start()
+        hub = runner.start().hub
         token = Secrets(loaded.state_dir, environ={}).api_token()
         assert token
         try:

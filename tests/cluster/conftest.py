@@ -114,10 +114,10 @@ def local_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHub]:
     root = tmp_path_factory.mktemp("local-hub")
     (root / "jhubctl.yaml").write_text("target: local\n" + FAST_LOCAL)  # the hub's API is what is checked
     loaded = load_config(root / "jhubctl.yaml", root / ".jhubctl", environ={"JHUBCTL_API_TOKEN": TOKEN})
-    hub, started = HubProcess(loaded).start()
-    assert started
+    done = HubProcess(loaded).start()
+    assert done.started
     try:
-        yield hub
+        yield done.hub
     finally:
         HubProcess(loaded).stop()
 

@@ -176,6 +176,8 @@ def test_cli_exec_exit_codes_and_json(running_hub: RunningHub, cli) -> None:
     assert code == 0
     data = json.loads(out)
     assert data["stdout"] == "42\n" and data["execution_count"] == 1 and data["notebook"] == "cli-1.ipynb"
+    assert data["folder"] == "frank/conversations/cli-1"  # the notebook's place: folder/notebook under the data root
+    assert (running_hub.hub.data_root / data["folder"] / data["notebook"]).is_file()
     assert data["error"] is None and data["status"] == "ok"
     code, out, err = cli(*env, "exec", "frank", "cli-1", "--code", "1/0")
     assert code == 3 and "ZeroDivisionError" in err

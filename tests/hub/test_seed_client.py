@@ -116,14 +116,7 @@ def run_in_kernel(ws_url: str, token: str, code: str, subprotocols: list[str] | 
         return ws.subprotocol, stdout, count
 
 
-PROXY_DROPS_V1 = pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 item 2: the Python configurable-http-proxy forwards the v1 request but drops the server's "
-    "answer, so the two ends frame messages differently; a fix on the proxy makes this pass (then drop the mark)",
-)
-
-
-@pytest.mark.parametrize("subprotocols", [None, pytest.param([V1], marks=PROXY_DROPS_V1)], ids=["legacy", "v1"])
+@pytest.mark.parametrize("subprotocols", [None, [V1]], ids=["legacy", "v1"])
 @pytest.mark.parametrize("user_id", ["a-b", "Jane.Doe@Example.com"])
 def test_the_guides_rest_sequence_works_with_its_sanitised_names(
     running_hub: RunningHub, user_id: str, subprotocols: list[str] | None

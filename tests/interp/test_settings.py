@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import os
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +88,17 @@ def test_status_lines() -> None:
     ]
     missing = {"path": "/s/l", "state": "missing (`jhubctl up` resolves it)"}
     assert interpreter_lines({"lock": missing}) == ["lock: /s/l (missing (`jhubctl up` resolves it))"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the fence runs servers as users of their own only when jhubctl runs as root")
+def test_up_refuses_a_state_dir_the_servers_users_cannot_reach_before_anything_starts(cli, tmp_path: Path) -> None:
+    """pytest's own tmp folders are 0700: a fenced server's user could not walk to its folder. Said at `up`,
+    in one line naming the folder, not as a failed spawn (`hub answered 500`) at the first exec."""
+    hidden = tmp_path / "private"
+    hidden.mkdir(mode=0o700)
+    (hidden / "jhubctl.yaml").write_text("local:\n  interpreter: shared\n")
+    code, out, err = cli("--config", str(hidden / "jhubctl.yaml"), "up", "--no-smoke-test")
+    assert code == 2 and out == ""
+    assert "not searchable by other users" in err and str(tmp_path.parent) in err
+    assert "local.fence" in err and "Traceback" not in err
+    assert not (hidden / ".jhubctl" / "local").exists()  # no hub was started

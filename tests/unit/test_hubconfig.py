@@ -149,3 +149,44 @@ def test_spawner_timeouts_follow_servers_config(tmp_path: Path, monkeypatch: pyt
     c = load(rendered(tmp_path, parse_config({"servers": {"start_timeout": 90}})), monkeypatch)
     assert c.Spawner.start_timeout == 90
     assert c.Spawner.http_timeout == 90
+
+
+def test_every_process_the_hub_starts_carries_the_marker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The culler gets it in its service environment (services do not inherit the hub's), servers keep it
+    from the hub's environment (kernels inherit theirs): `down` finds them all after a hub crash."""
+    from traitlets.config import LazyConfigValue
+
+    from jupyterhub.spawner import Spawner
+
+    c = load(rendered(tmp_path), monkeypatch)
+    assert service(c, "idle-culler")["environment"] == {"JHUBCTL_LOCAL_HUB": str(tmp_path / "local")}
+    keep = c.Spawner.env_keep
+    assert isinstance(keep, LazyConfigValue)
+    assert keep.get_value(Spawner().env_keep)[-1] == "JHUBCTL_LOCAL_HUB"
+    assert "PATH" in keep.get_value(Spawner().env_keep)  # the defaults stay
+
+
+def test_user_servers_get_the_output_limits_and_the_no_delay_websocket(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    servers = {"iopub_data_rate_limit": 5e6, "iopub_msg_rate_limit": 0}
+    for mode, plugins in (("shared", 2), ("locked", 0)):
+        config = parse_config({"servers": servers, "local": {"interpreter": mode}})
+        args = load(rendered(tmp_path, config), monkeypatch).Spawner.args
+        assert "--ZMQChannelsWebsocketConnection.iopub_data_rate_limit=5000000.0" in args
+        assert "--ZMQChannelsWebsocketConnection.iopub_msg_rate_limit=0.0" in args
+        classes = [a.split("=", 1)[1] for a in args if a.startswith("--ServerApp.") and a.endswith(("Connection", "Manager"))]
+        assert len(classes) == plugins, (mode, args)  # jhubctl's plugins need jhubctl's own Python
+        for dotted in classes:
+            module, _, name = dotted.rpartition(".")
+            assert hasattr(importlib.import_module(module), name)
+
+
+def test_the_default_proxy_is_the_one_that_answers_subprotocols() -> None:
+    import sys
+
+    from jhubctl.local.process import proxy_command
+
+    assert proxy_command(None) == [sys.executable, "-m", "jhubctl.local.proxy"]
+    assert proxy_command("/opt/node/bin/configurable-http-proxy") == ["/opt/node/bin/configurable-http-proxy"]

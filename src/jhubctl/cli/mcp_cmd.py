@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from typing import Annotated
 
 import typer
 
-from .context import app_context
+from .context import JsonFlag, app_context
 
 #: The bearer token an HTTP-served MCP server requires; an environment variable, never an argument (argv is public).
 MCP_TOKEN_ENV = "JHUBCTL_MCP_TOKEN"
@@ -31,17 +32,19 @@ def mcp(
     token_expires_in: Annotated[int, typer.Option("--token-expires-in",
                                                   help="Lifetime of the per-user token it mints; renewed before it "
                                                        "runs out.")] = 3600,
+    json_flag: JsonFlag = False,
 ) -> None:
     """Serve run_code, list_files, read_file, write_file and stop_server to an MCP client, for USER only.
 
     The server holds a token limited to USER (JHUBCTL_USER_TOKEN, or one minted with the service token), so
-    no tool call can reach another user. Status goes to stderr; stdout is the protocol.
+    no tool call can reach another user. Status goes to stderr; stdout is the protocol, so with --json
+    the announcement is one JSON object on stderr.
     """
     from ..errors import UsageError
     from ..interpreter import validate
 
     actx = app_context(ctx)
-    out = actx.output()
+    out = actx.output(json_flag)
     user, _ = validate(user, "x")
     address = _address(http) if http is not None else None
     bearer = actx.env.environ.get(MCP_TOKEN_ENV)
@@ -56,7 +59,11 @@ def mcp(
     url, token = user_token(actx.loaded, user, token_expires_in)
     hub = UserHub(url, user, token, actx.loaded.config.servers)
     where = f"http://{address[0]}:{address[1]}/mcp" if address else "stdio"
-    out.info(f"MCP server for user {user} on {where} (hub {url}); Ctrl-C to stop")
+    if out.json_mode:
+        out.stream(json.dumps({"user": user, "transport": "http" if address else "stdio", "url": where,
+                               "hub": url}) + "\n", stderr=True)
+    else:
+        out.info(f"MCP server for user {user} on {where} (hub {url}); Ctrl-C to stop")
     try:
         serve(hub, address, bearer)
     finally:

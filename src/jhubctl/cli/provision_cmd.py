@@ -60,7 +60,8 @@ def provision(
             if not out.interactive:
                 raise UsageError("changes to make and no terminal to ask", hint="review with --dry-run, then pass --yes")
             _report(out, plan.steps, dry_run=True)
-            typer.confirm("apply these changes?", abort=True, err=True)
+            if not out.confirm("apply these changes?"):
+                raise typer.Abort()
         with StepView(out, run.step_names) as live:
             result = run.apply(live)
     _report(out, result.steps, dry_run=False)
@@ -114,7 +115,8 @@ def destroy(
             if not out.interactive:
                 raise UsageError(f"{len(teardown.resources)} resource(s) to delete and no terminal to ask",
                                  hint="pass --yes")
-            typer.confirm(f"delete {len(teardown.resources)} resource(s)?", abort=True, err=True)
+            if not out.confirm(f"delete {len(teardown.resources)} resource(s)?"):
+                raise typer.Abort()
         with out.progress("deleting"):
             deleted = run.apply(teardown, on_deleted=lambda rid: out.success(f"deleted {rid}"))
     out.data({"deleted": deleted}, f"deleted {len(deleted)} resource(s)")

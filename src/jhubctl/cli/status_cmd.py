@@ -25,6 +25,8 @@ def status(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
     hub = report["hub"]
     out.text(f"target: {report['target']}   state: {report['state_dir']}")
     out.text(f"hub: {hub['health']}" + (f" at {hub['url']}" if hub.get("url") else ""))
+    for proc in hub.get("leftovers") or []:
+        out.text(f"  leftover {proc['role']} pid {proc['pid']}: {proc['command']}")
     for line in interpreter_lines(report["interpreter"]):
         out.text(line)
     if not report["steps"]:
@@ -38,7 +40,7 @@ def status(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
         if s["outputs"] or s["error"]:
             out.text(f"\n{name}:")
         for key, value in s["outputs"].items():
-            out.text(f"  {key}: {value}")
+            out.text(f"  {key}: {'-' if value is None else value}")
         if s["error"]:
             out.text(f"  error: {s['error']}")
 
@@ -79,7 +81,13 @@ def token(
     if user is None:
         if expires_in is not None:
             raise UsageError("--expires-in applies to a per-user token: add --user USER")
-        actx.output().text(str(Secrets(actx.loaded.state_dir, actx.loaded.environ).api_token()))
+        out = actx.output(json_flag)
+        secrets = Secrets(actx.loaded.state_dir, actx.loaded.environ)
+        token = str(secrets.api_token())
+        if out.json_mode:
+            out.data({"token": token, "source": secrets.api_token_source()})
+        else:
+            out.text(token)
         return
     from ..hubapi.connect import connect
     from ..hubapi.tokens import mint_user_token

@@ -19,6 +19,11 @@ from ..services import API_SERVICE_SCOPES, CULLER_SERVICE, culler_args, culler_s
 SERVICE_TOKEN_ENV = "JHUBCTL_SERVICE_TOKEN"
 #: Local servers refuse symlinks that leave their conversation folder (all folders share one file system here).
 CONTENTS_MANAGER = "jhubctl.local.contents.ConfinedContentsManager"
+#: Set to the hub's work dir in the environment of the hub and of everything it starts (proxy, culler,
+#: servers and, by inheritance, kernels), so `local.process` can find them all from the state dir.
+MARKER_ENV = "JHUBCTL_LOCAL_HUB"
+#: Local servers answer kernel messages without Nagle's delay (see local/kernelws.py).
+KERNEL_WEBSOCKET = "--ServerApp.kernel_websocket_connection_class=jhubctl.local.kernelws.NoDelayConnection"
 
 
 @dataclass(frozen=True)
@@ -40,8 +45,10 @@ def server_settings(config: Config, state_dir: Path) -> dict[str, object]:
     passage = [state_dir, state_dir / "local", interpreter_dir(state_dir), interpreter_dir(state_dir) / "envs"]
     return {
         "Spawner.cmd": [python, "-m", "jupyterhub.singleuser"],
-        # Only jhubctl's own Python can import it; in the lock's venv the fence keeps links from leaving.
-        "Spawner.args": [f"--ServerApp.contents_manager_class={CONTENTS_MANAGER}"] if shared else [],
+        # The plugins only jhubctl's own Python can import (not yet copied into the lock's venv, where the
+        # fence keeps links from leaving the folder).
+        "Spawner.args": [*servers.server_args(),
+                         *([f"--ServerApp.contents_manager_class={CONTENTS_MANAGER}", KERNEL_WEBSOCKET] if shared else [])],
         "LocalConversationSpawner.fence": config.local.fence,
         "LocalConversationSpawner.passage": [str(p) for p in passage] if config.local.fence else [],
         "Spawner.mem_limit": byte_count(servers.mem_limit) if servers.mem_limit else None,
@@ -60,7 +67,8 @@ def render(config: Config, *, ports: Ports, workdir: Path, data_root: Path, prox
     services: list[dict[str, object]] = [{"name": service}]
     roles: list[dict[str, object]] = [{"name": service, "scopes": API_SERVICE_SCOPES, "services": [service]}]
     if cull.enabled:
-        services.append({"name": CULLER_SERVICE, "command": [sys.executable, "-m", "jupyterhub_idle_culler", *culler_args(cull)]})
+        services.append({"name": CULLER_SERVICE, "command": [sys.executable, "-m", "jupyterhub_idle_culler", *culler_args(cull)],
+                         "environment": {MARKER_ENV: str(workdir)}})
         roles.append({"name": CULLER_SERVICE, "scopes": culler_scopes(cull), "services": [CULLER_SERVICE]})
 
     def j(value: object) -> str:
@@ -90,6 +98,7 @@ c.JupyterHub.named_server_limit_per_user = {config.servers.named_server_limit}
 c.LocalConversationSpawner.data_root = {j(str(data_root))}
 {server}c.Spawner.start_timeout = {int(config.servers.start_timeout)}
 c.Spawner.http_timeout = {int(config.servers.start_timeout)}
+c.Spawner.env_keep.append({j(MARKER_ENV)})  # process tracking: servers and their kernels carry the marker
 services = {j(services)}
 services[0]["api_token"] = os.environ[{j(SERVICE_TOKEN_ENV)}]
 c.JupyterHub.services = services

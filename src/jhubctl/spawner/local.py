@@ -100,7 +100,14 @@ def _hand_over(path: str, uid: int, gid: int) -> None:
     os.chmod(path, 0o700)
 
 
-def _blocking(path: str, uid: int, gid: int) -> list[str]:
+class FenceError(PermissionError):
+    """A server the fence cannot confine. ``log_message`` makes JupyterHub's API answer with these words
+    (a failed start POST otherwise says only "error")."""
+
+    log_message = "%s"
+
+
+def blocking(path: str, uid: int, gid: int) -> list[str]:
     """The folders above `path` that user uid:gid cannot search, top first."""
     blocked = []
     current = os.path.dirname(os.path.realpath(path))
@@ -312,9 +319,9 @@ class LocalConversationSpawner(SimpleLocalProcessSpawner):
             _hand_over(folder, uid, gid)
             _hand_over(home, uid, gid)
             for needed in [folder, home, *prefixes, python]:
-                blocked = _blocking(os.path.join(needed, "."), uid, gid)
+                blocked = blocking(os.path.join(needed, "."), uid, gid)
                 if blocked:
-                    raise PermissionError(
+                    raise FenceError(
                         f"the fence runs this server as uid {uid}, which cannot reach {needed}: "
                         f"{', '.join(blocked)} {'is' if len(blocked) == 1 else 'are'} not searchable by other users; "
                         "move the state directory (or local.data_dir) out of there, run servers in the locked venv "

@@ -1,14 +1,29 @@
-"""The local target: a real JupyterHub on this machine, configured like the cluster's, then a smoke test."""
+"""The local target: a real JupyterHub on this machine, configured like the cluster's, then a smoke test.
+
+Whatever a crashed hub left running (proxy, culler, servers, kernels) is this target's to find and end:
+`status` lists it, `down` stops it, `up` ends it before it starts a new hub.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import UsageError
 from . import DownResult, Health, Target, UpResult
 
 if TYPE_CHECKING:
+    from ..local.process import Tracked
     from ..output import Output
     from ..packages.venv import Venv
+
+
+def describe(procs: list[Tracked]) -> str:
+    """`3 processes (proxy, culler, server)`: what a user needs to recognise them in `ps`."""
+    roles = Counter(p.role for p in procs)
+    kinds = ", ".join(f"{n} {role}s" if n > 1 else role for role, n in roles.items())
+    return f"{len(procs)} process{'es' if len(procs) != 1 else ''} ({kinds})"
 
 
 class LocalTarget(Target):
@@ -22,19 +37,23 @@ class LocalTarget(Target):
         facts: dict[str, object] = self._servers(out)
         venv = facts.pop("_venv", None)
         with out.progress("starting the local hub"):
-            hub, started = HubProcess(self.loaded).start()
-        if started and venv is not None:
+            done = HubProcess(self.loaded).start()
+        hub = done.hub
+        if done.ended:
+            out.warn(f"ended {describe(done.ended)} left by a local hub that had died")
+        if done.started and venv is not None:
             from ..packages.venv import prune
 
             for old in prune(self.loaded.state_dir, venv):  # no server of the old hub survives it
                 out.debug(f"removed the venv of an older lock: {old}")
-        if started:
+        if done.started:
             out.success(f"local hub running at {hub.url} (pid {hub.pid})")
         else:
             out.info(f"local hub already running at {hub.url} (pid {hub.pid}); nothing to do")
         facts |= {
-            "pid": hub.pid, "started": started, "log": str(hub.log), "data_root": str(hub.data_root),
+            "pid": hub.pid, "started": done.started, "log": str(hub.log), "data_root": str(hub.data_root),
             "token_source": Secrets(self.loaded.state_dir, self.loaded.environ).api_token_source(),
+            "ended": [p.as_dict() for p in done.ended], "notebook": None,
         }
         if smoke_test:
             with out.progress("smoke test: demo/demo-1", total=100) as bar:
@@ -42,7 +61,7 @@ class LocalTarget(Target):
                                    on_progress=lambda e: bar.update(e.get("progress"), e.get("message")))
             out.success(f"smoke test: {result.stdout!r} in {result.seconds:.2f} s")
             facts["notebook"] = str(result.notebook_file)
-        return UpResult(hub.url, started, facts)
+        return UpResult(hub.url, done.started, facts)
 
     def _servers(self, out: Output) -> dict[str, object]:
         """What the servers will run in and under: the lock and its venv (built if missing), the fence."""
@@ -54,6 +73,7 @@ class LocalTarget(Target):
 
         config = self.loaded.config
         facts: dict[str, object] = {}
+        self._check_reach()
         if config.local.interpreter == "locked":
             uv_bin = find_uv(config.interpreter.uv_path)
             with out.progress("resolving the interpreter lock"):
@@ -72,6 +92,33 @@ class LocalTarget(Target):
         if config.servers.cpu_limit:
             out.warn("servers.cpu_limit is not enforced on the local target (it applies to cluster pods)")
         return facts | {"fence": fence}
+
+    def _check_reach(self) -> None:
+        """As root the fence runs each server as a user of its own, who must be able to walk to its folder
+        and its Python: refused here, before the hub starts, rather than as a failed spawn later."""
+        import os
+        import sys
+
+        if not self.loaded.config.local.fence or os.geteuid() != 0:
+            return
+        from ..local.process import HubProcess
+        from ..spawner.fence import FENCE_GID
+        from ..spawner.local import blocking
+
+        state = self.loaded.state_dir
+        places = [state, HubProcess(self.loaded).data_root]
+        if self.loaded.config.local.interpreter == "shared":
+            places.append(Path(sys.executable))  # the lock's venv is built on a Python every user can run
+        for place in places:
+            existing = next(p for p in [place, *place.parents] if p.exists())  # the first up makes the rest
+            blocked = [b for b in blocking(os.path.join(existing, "_"), FENCE_GID, FENCE_GID)
+                       if not Path(b).is_relative_to(state)]  # the hub opens its own folders for them
+            if blocked:
+                raise UsageError(
+                    f"local.fence: a server's user cannot reach {place}: {', '.join(blocked)} "
+                    f"{'is' if len(blocked) == 1 else 'are'} not searchable by other users",
+                    hint="use a state directory (--state-dir) and local.data_dir outside it, or set local.fence: false",
+                )
 
     def _fence(self) -> str:
         from ..spawner.fence import state
@@ -96,8 +143,15 @@ class LocalTarget(Target):
         from ..local.process import HubProcess
 
         with out.progress("stopping the local hub"):
-            hub = HubProcess(self.loaded).stop()
-        return DownResult(hub.url, True, f"local hub at {hub.url} stopped")
+            done = HubProcess(self.loaded).stop()
+        facts = {"ended": [p.as_dict() for p in done.ended]}
+        if done.hub is not None:
+            extra = f"; also ended {describe(done.ended)} it had left" if done.ended else ""
+            return DownResult(done.hub.url, True, f"local hub at {done.hub.url} stopped{extra}", facts)
+        if done.ended:
+            return DownResult(None, True, f"no local hub was running; ended {describe(done.ended)} a dead hub had left",
+                              facts)
+        return DownResult(None, False, "no local hub is running; nothing to stop", facts)
 
     def recorded_url(self) -> str | None:
         from ..local.process import HubProcess
@@ -111,9 +165,13 @@ class LocalTarget(Target):
 
         if self.loaded.config.hub.url:
             return super().health()
-        running = HubProcess(self.loaded).current()
+        process = HubProcess(self.loaded)
+        procs = process.tracked()
+        running, left = process.current(procs), process.leftovers(procs)
+        details: dict[str, object] = {"leftovers": [p.as_dict() for p in left]}
+        note = f"; {describe(left)} left by a dead hub (`jhubctl down` ends them)" if left else ""
         if running is None:
-            return Health("not running")
+            return Health("not running" + note, None, None, details)
         version = probe(running.url)
-        return Health(f"running (JupyterHub {version})" if version else "process up, API not answering",
-                      running.url, version, {"pid": running.pid})
+        health = f"running (JupyterHub {version})" if version else "process up, API not answering"
+        return Health(health + note, running.url, version, {"pid": running.pid, **details})
