@@ -32,6 +32,11 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "JHUBCTL_GRAPH_ENDPOINT": ("azure", "graph_endpoint"),
     "JHUBCTL_IP_ECHO_URL": ("network", "ip_echo_url"),
     "JHUBCTL_HUB_URL": ("hub", "url"),
+    "JHUBCTL_HELM": ("tools", "helm"),
+    "JHUBCTL_DOCKER": ("tools", "docker"),
+    "JHUBCTL_KUBECTL": ("tools", "kubectl"),
+    "JHUBCTL_KUBECONFIG": ("kubernetes", "kubeconfig"),
+    "JHUBCTL_KUBE_CONTEXT": ("kubernetes", "context"),
 }
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -180,12 +185,23 @@ class RegistryConfig(Section):
     singleuser_image: str = Field(
         "jupyterhub/k8s-singleuser-sample:3.1.0", description="User server image, pinned (never :latest)."
     )
+    server: str | None = Field(
+        None, description="Registry host[/path] images are pushed to (target kubernetes: required; azure: the ACR)."
+    )
 
     @field_validator("name")
     @classmethod
     def _acr(cls, v: str | None) -> str | None:
         if v is not None and not re.fullmatch(r"[A-Za-z0-9]{5,50}", v):
             raise ValueError(f"{v!r} must be 5-50 letters and digits (ACR naming)")
+        return v
+
+    @field_validator("server")
+    @classmethod
+    def _server(cls, v: str | None) -> str | None:
+        if v is not None and (not re.fullmatch(r"[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._/-]+)?", v) or v.endswith("/")):
+            raise ValueError(f"{v!r} must be a registry host with an optional port and path, such as ghcr.io/me "
+                             "or localhost:5001 (no scheme, lowercase)")
         return v
 
     @field_validator("singleuser_image")
@@ -243,9 +259,33 @@ class AksConfig(Section):
 
 
 class KubernetesConfig(Section):
-    kubeconfig: Path | None = Field(None, description="Kubeconfig file (default: the one provision wrote).")
-    context: str | None = Field(None, description="Context in that kubeconfig.")
-    namespace: str = Field("jhub", description="Namespace of the hub release.")
+    kubeconfig: Path | None = Field(
+        None, description="Kubeconfig file (default: azure: the one provision wrote; kubernetes: $KUBECONFIG or ~/.kube/config)."
+    )
+    context: str | None = Field(None, description="Context in that kubeconfig (default: its current context).")
+    namespace: str = Field("jhub", description="Namespace of the hub release and the shared claim.")
+    existing_claim: str | None = Field(
+        None, description="Use this ReadWriteMany claim in the namespace instead of creating the blob NFS one."
+    )
+    node_arch: Literal["amd64", "arm64"] | None = Field(
+        None, description="CPU architecture of the nodes (default: azure: from aks.node_vm_size; kubernetes: asked of the nodes)."
+    )
+    wait_timeout: float = Field(600, gt=0, description="Seconds a wait (claim bound, rollout, address, hub API) may take.")
+
+    @field_validator("namespace", "existing_claim")
+    @classmethod
+    def _label(cls, v: str | None) -> str | None:
+        if v is not None and not _DNS_LABEL.fullmatch(v):
+            raise ValueError(f"{v!r} must be lowercase letters, digits and '-' (a DNS label)")
+        return v
+
+
+class ToolsConfig(Section):
+    """External programs jhubctl runs; a name is looked up on PATH."""
+
+    helm: str = Field("helm", description="helm 3 (env JHUBCTL_HELM).")
+    docker: str = Field("docker", description="docker with buildx, for --local-docker builds (env JHUBCTL_DOCKER).")
+    kubectl: str = Field("kubectl", description="kubectl, named in the commands jhubctl suggests (env JHUBCTL_KUBECTL).")
 
 
 class CullConfig(Section):
@@ -263,7 +303,12 @@ class HubConfig(Section):
     release: str = "jhub"
     chart_version: str = Field("3.1.0", description="z2jh chart version; the hub image is built FROM the same.")
     chart_repo: str = "https://hub.jupyter.org/helm-chart/"
-    helm_path: str = "helm"
+    base_image: str | None = Field(
+        None, description="Hub image to build FROM (default: the chart's k8s-hub image of chart_version)."
+    )
+    values_file: Path | None = Field(None, description="Helm values of your own, merged over jhubctl's last.")
+    domain: str | None = Field(None, description="Serve the hub over HTTPS at this name (Let's Encrypt certificates).")
+    letsencrypt_email: str | None = Field(None, description="Contact address given to Let's Encrypt (with domain).")
     api_service_name: str = Field("assistant", description="JupyterHub service whose token the assistant uses.")
     cull: CullConfig = Field(default_factory=CullConfig)
 
@@ -272,6 +317,20 @@ class HubConfig(Section):
     def _label(cls, v: str) -> str:
         if not _DNS_LABEL.fullmatch(v):
             raise ValueError(f"{v!r} must be lowercase letters, digits and '-' (a DNS label)")
+        return v
+
+    @field_validator("chart_version")
+    @classmethod
+    def _version(cls, v: str) -> str:
+        if not re.fullmatch(r"\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?", v):
+            raise ValueError(f"{v!r} must be a chart version such as 3.1.0")
+        return v
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", v):
+            raise ValueError(f"{v!r} must be a DNS name such as hub.example.org (lowercase, no scheme)")
         return v
 
 
@@ -308,6 +367,7 @@ class Config(Section):
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     aks: AksConfig = Field(default_factory=AksConfig)
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+    tools: ToolsConfig = Field(default_factory=ToolsConfig)
     hub: HubConfig = Field(default_factory=HubConfig)
     servers: ServersConfig = Field(default_factory=ServersConfig)
     local: LocalConfig = Field(default_factory=LocalConfig)

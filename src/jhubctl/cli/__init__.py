@@ -55,6 +55,12 @@ def root(
     color: Annotated[
         bool | None, typer.Option("--color/--no-color", help="Force colour on or off (default: auto; honours NO_COLOR).")
     ] = None,
+    kubeconfig: Annotated[
+        Path | None, typer.Option("--kubeconfig", help="Kubeconfig for the cluster commands (env JHUBCTL_KUBECONFIG).")
+    ] = None,
+    context: Annotated[
+        str | None, typer.Option("--context", help="Context in that kubeconfig (env JHUBCTL_KUBE_CONTEXT).")
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
@@ -64,12 +70,13 @@ def root(
     actx = app_context(ctx)
     actx.config_path, actx.state_dir, actx.output_format = config, state_dir, output
     actx.quiet, actx.verbose, actx.debug, actx.color = quiet, verbose, debug, color
+    actx.kubeconfig, actx.kube_context = kubeconfig, context
 
 
 def _register() -> None:
-    from . import config_cmd, lifecycle_cmd, provision_cmd, servers_cmd, status_cmd
+    from . import cluster_cmd, config_cmd, lifecycle_cmd, provision_cmd, servers_cmd, status_cmd
 
-    for module in (provision_cmd, lifecycle_cmd, servers_cmd, status_cmd):
+    for module in (provision_cmd, cluster_cmd, lifecycle_cmd, servers_cmd, status_cmd):
         module.register(app)
     app.add_typer(config_cmd.app, name="config")
 

@@ -26,6 +26,9 @@ class AppContext:
     verbose: int = 0
     debug: bool = False
     color: bool | None = None
+    #: --kubeconfig / --context (global or per cluster command): they win over the config file.
+    kubeconfig: Path | None = None
+    kube_context: str | None = None
     _loaded: Loaded | None = field(default=None, repr=False)
 
     def output(self, json_flag: bool = False) -> Output:
@@ -42,7 +45,12 @@ class AppContext:
         if self._loaded is None:
             from ..config import load_config
 
-            self._loaded = load_config(self.config_path, self.state_dir, self.env.environ)
+            environ = dict(self.env.environ)
+            if self.kubeconfig is not None:
+                environ["JHUBCTL_KUBECONFIG"] = str(self.kubeconfig)
+            if self.kube_context is not None:
+                environ["JHUBCTL_KUBE_CONTEXT"] = self.kube_context
+            self._loaded = load_config(self.config_path, self.state_dir, environ)
         return self._loaded
 
 

@@ -15,9 +15,10 @@ def up(
                                              help="Run one line of code in a throwaway conversation at the end.")] = True,
     json_flag: JsonFlag = False,
 ) -> None:
-    """Bring the environment up: on `local` a real JupyterHub on 127.0.0.1, configured like the cluster hub.
+    """Bring the environment up: `local` a JupyterHub on 127.0.0.1; `kubernetes` apply-storage, build-hub-image,
+    deploy-hub and a health check; `azure` provision first.
 
-    Running it again changes nothing and reports the running hub.
+    Running it again changes nothing and says so step by step.
     """
     from ..state import StateLock
     from ..targets import target_for

@@ -16,7 +16,8 @@ Why an adapter, and why it looks like this:
   a :class:`KubeError`: a :class:`~jhubctl.errors.JhubctlError` printed as one line with the HTTP status,
   the Status ``reason`` and its ``message``, and carrying ``details.causes`` for callers that must know
   which field the server refused.
-* **Only what jhubctl needs now.** Methods are added when a step needs them; each is a path and a verb.
+* **Kinds, not models.** One set of verbs (get, create, replace, patch, delete, paginated list, apply, pod
+  log) serves every kind in :data:`RESOURCES`; a kind is a path, nothing more.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from urllib.parse import quote
 
 from jhubctl.errors import ExitCode, JhubctlError
@@ -34,7 +35,6 @@ from jhubctl.errors import ExitCode, JhubctlError
 if TYPE_CHECKING:  # pragma: no cover - typing only; never imported at run time here
     from kubernetes.client import ApiClient
 
-STORAGE_V1 = "/apis/storage.k8s.io/v1"
 DEFAULT_TIMEOUT = 30.0
 _MERGE_PATCH = "application/merge-patch+json"
 _MAX_MESSAGE = 600
@@ -134,6 +134,72 @@ class ServerVersion:
         return self.git_version
 
 
+@dataclass(frozen=True)
+class Resource:
+    """Where a kind lives in the API."""
+
+    kind: str
+    api: str
+    plural: str
+    namespaced: bool
+
+
+#: The kinds jhubctl reads or writes.
+RESOURCES = {r.kind: r for r in (
+    Resource("Namespace", "/api/v1", "namespaces", False),
+    Resource("Node", "/api/v1", "nodes", False),
+    Resource("Secret", "/api/v1", "secrets", True),
+    Resource("Service", "/api/v1", "services", True),
+    Resource("Pod", "/api/v1", "pods", True),
+    Resource("Event", "/api/v1", "events", True),
+    Resource("PersistentVolume", "/api/v1", "persistentvolumes", False),
+    Resource("PersistentVolumeClaim", "/api/v1", "persistentvolumeclaims", True),
+    Resource("Deployment", "/apis/apps/v1", "deployments", True),
+    Resource("StorageClass", "/apis/storage.k8s.io/v1", "storageclasses", False),
+    Resource("CSIDriver", "/apis/storage.k8s.io/v1", "csidrivers", False),
+)}
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What :meth:`KubeClient.apply` did: ``created``, ``updated`` (``fields`` differed) or ``unchanged``."""
+
+    action: str
+    object: dict[str, Any]
+    fields: tuple[str, ...] = ()
+
+
+def _path(kind: str, namespace: str | None, name: str | None = None) -> str:
+    resource = RESOURCES[kind]
+    if resource.namespaced and not namespace:
+        raise ValueError(f"{kind} is namespaced: a namespace is needed")
+    where = f"{resource.api}/namespaces/{quote(namespace, safe='')}" if resource.namespaced and namespace else resource.api
+    return f"{where}/{resource.plural}" + (f"/{quote(name, safe='')}" if name is not None else "")
+
+
+def _label(kind: str, name: str, namespace: str | None) -> str:
+    return f"{kind} {namespace}/{name}" if namespace and RESOURCES[kind].namespaced else f"{kind} {name}"
+
+
+def drift(want: Any, have: Any, path: str = "") -> list[str]:
+    """Dotted paths where ``have`` lacks what ``want`` sets: maps compare key by key (extra keys in
+    ``have`` are the server's), lists and scalars exactly (Kubernetes lists are ordered and case matters)."""
+    if isinstance(want, Mapping):
+        if not isinstance(have, Mapping):
+            return [path or "."]
+        out: list[str] = []
+        for key, value in want.items():
+            out += drift(value, have.get(key), f"{path}.{key}" if path else str(key))
+        return out
+    if isinstance(want, list):
+        if not isinstance(have, list) or len(want) != len(have):
+            return [path]
+        if not any(isinstance(item, Mapping) for item in want):
+            return [] if want == have else [path]
+        return [p for i, (w, h) in enumerate(zip(want, have, strict=True)) for p in drift(w, h, f"{path}[{i}]")]
+    return [] if want == have else [path]
+
+
 def _as_object(answer: Any, action: str) -> dict[str, Any]:
     if not isinstance(answer, dict):
         raise KubeError(f"{action}: the API server answered something that is not an object")
@@ -206,24 +272,15 @@ class KubeClient:
 
     def get_csidriver(self, name: str) -> dict[str, Any] | None:
         """The CSIDriver object as the API returns it, or ``None`` if there is none of that name."""
-        action = f"reading CSIDriver {name}"
-        try:
-            return _as_object(self._request("GET", self._csidriver_path(name), action=action), action)
-        except KubeError as e:
-            if e.not_found:
-                return None
-            raise
+        return self.get("CSIDriver", name)
 
     def create_csidriver(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        action = f"creating CSIDriver {(body.get('metadata') or {}).get('name', '')}"
-        return _as_object(self._request("POST", f"{STORAGE_V1}/csidrivers", action=action, body=dict(body)), action)
+        return self.create("CSIDriver", body)
 
     def patch_csidriver(self, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
         """JSON merge patch (RFC 7386). Put ``metadata.resourceVersion`` in the patch to make it
         conditional: the server then answers 409 if the object changed since it was read."""
-        action = f"patching CSIDriver {name}"
-        answer = self._request("PATCH", self._csidriver_path(name), action=action, body=dict(patch), content_type=_MERGE_PATCH)
-        return _as_object(answer, action)
+        return self.patch("CSIDriver", name, patch)
 
     def delete_csidriver(self, name: str, *, uid: str | None = None, resource_version: str | None = None) -> dict[str, Any] | None:
         """Delete it; with ``uid``/``resource_version`` only if it is still exactly that object (409 otherwise).
@@ -234,14 +291,100 @@ class KubeClient:
         preconditions = {k: v for k, v in (("uid", uid), ("resourceVersion", resource_version)) if v}
         if preconditions:
             options["preconditions"] = preconditions
-        answer = self._request("DELETE", self._csidriver_path(name), action=f"deleting CSIDriver {name}", body=options)
+        answer = self._request("DELETE", _path("CSIDriver", None, name), action=f"deleting CSIDriver {name}", body=options)
         return answer if isinstance(answer, dict) else None
 
-    # -- plumbing --------------------------------------------------------------------------------
-    @staticmethod
-    def _csidriver_path(name: str) -> str:
-        return f"{STORAGE_V1}/csidrivers/{quote(name, safe='')}"
+    # -- any resource jhubctl uses ---------------------------------------------------------------
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        """The object as the API returns it, or ``None`` if there is none of that name."""
+        action = f"reading {_label(kind, name, namespace)}"
+        try:
+            return _as_object(self._request("GET", _path(kind, namespace, name), action=action), action)
+        except KubeError as e:
+            if e.not_found:
+                return None
+            raise
 
+    def create(self, kind: str, body: Mapping[str, Any], namespace: str | None = None) -> dict[str, Any]:
+        name = (body.get("metadata") or {}).get("name", "")
+        action = f"creating {_label(kind, name, namespace)}"
+        return _as_object(self._request("POST", _path(kind, namespace), action=action, body=dict(body)), action)
+
+    def replace(self, kind: str, name: str, body: Mapping[str, Any], namespace: str | None = None) -> dict[str, Any]:
+        """PUT: the whole object; with ``metadata.resourceVersion`` it fails (409) if someone changed it meanwhile."""
+        action = f"replacing {_label(kind, name, namespace)}"
+        return _as_object(self._request("PUT", _path(kind, namespace, name), action=action, body=dict(body)), action)
+
+    def patch(self, kind: str, name: str, patch: Mapping[str, Any], namespace: str | None = None) -> dict[str, Any]:
+        """JSON merge patch (RFC 7386): maps are merged, lists and scalars replaced, ``None`` removes."""
+        action = f"patching {_label(kind, name, namespace)}"
+        answer = self._request("PATCH", _path(kind, namespace, name), action=action, body=dict(patch), content_type=_MERGE_PATCH)
+        return _as_object(answer, action)
+
+    def delete(self, kind: str, name: str, namespace: str | None = None) -> bool:
+        """Delete it; ``False`` if it was already gone."""
+        try:
+            self._request("DELETE", _path(kind, namespace, name), action=f"deleting {_label(kind, name, namespace)}")
+        except KubeError as e:
+            if e.not_found:
+                return False
+            raise
+        return True
+
+    def list_objects(
+        self, kind: str, namespace: str | None = None, *, labels: str | None = None, fields: str | None = None,
+        page_size: int = 500,
+    ) -> Iterator[dict[str, Any]]:
+        """Every matching object, page by page (``limit``/``continue``), so a big cluster is never one answer."""
+        query: list[tuple[str, str]] = [("limit", str(page_size))]
+        if labels:
+            query.append(("labelSelector", labels))
+        if fields:
+            query.append(("fieldSelector", fields))
+        token = None
+        action = f"listing {RESOURCES[kind].plural}" + (f" in namespace {namespace}" if namespace else "")
+        while True:
+            page = _as_object(
+                self._request("GET", _path(kind, namespace), action=action,
+                              query=[*query, *((("continue", token),) if token else ())]),
+                action,
+            )
+            yield from page.get("items") or []
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return
+
+    def log(self, pod: str, namespace: str, *, container: str | None = None, previous: bool = False, tail: int | None = None) -> str:
+        """A container's log (``previous``: of its last terminated run, what a crash loop left behind)."""
+        query = [(k, v) for k, v in (("container", container), ("previous", "true" if previous else None),
+                                     ("tailLines", None if tail is None else str(tail))) if v is not None]
+        answer = self._request("GET", f"{_path('Pod', namespace, pod)}/log", action=f"reading the log of pod {namespace}/{pod}",
+                               query=query, raw=True)
+        return answer if isinstance(answer, str) else ""
+
+    def apply(self, body: Mapping[str, Any]) -> Applied:
+        """Create the object, or bring the fields ``body`` sets to its values; nothing else is touched.
+
+        Only what ``body`` names is compared (servers add defaults, status and metadata; controllers add
+        to specs), so an object already as wanted costs one GET and no write.
+        """
+        kind, meta = str(body["kind"]), body.get("metadata") or {}
+        name, namespace = str(meta["name"]), meta.get("namespace")
+        live = self.get(kind, name, namespace)
+        if live is None:
+            return Applied("created", self.create(kind, body, namespace))
+        fields = drift(body, live)
+        if not fields:
+            return Applied("unchanged", live)
+        try:
+            return Applied("updated", self.patch(kind, name, body, namespace), tuple(fields))
+        except KubeError as e:
+            if e.status == 422 and e.is_immutable():
+                e.hint = (f"{_label(kind, name, namespace)} differs in a field that cannot change ({', '.join(fields)}): "
+                          "delete it and run again (a Retain volume keeps its data)")
+            raise
+
+    # -- plumbing --------------------------------------------------------------------------------
     def _request(
         self,
         method: str,
@@ -251,9 +394,10 @@ class KubeClient:
         query: Iterable[tuple[str, str]] = (),
         body: Any = None,
         content_type: str = "application/json",
+        raw: bool = False,
     ) -> Any:
         """One API call through the official client's ``ApiClient`` with a raw JSON body; the parsed
-        JSON answer, or :class:`KubeError`."""
+        JSON answer (the text with ``raw``), or :class:`KubeError`."""
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
@@ -283,6 +427,8 @@ class KubeClient:
             raise self._unreachable(action, e) from e
         if not 200 <= status <= 299:
             raise KubeError.from_response(action, status, http_reason, data)
+        if raw:
+            return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data or "")
         if not data:
             return None
         try:

@@ -1,34 +1,151 @@
 """The cluster targets: `kubernetes` (an existing cluster from a kubeconfig) and `azure` (provision first).
 
-The hub URL is what `deploy-hub` records under `HUB_STEP`; both targets read it from there.
+`up` runs the cluster half in order, each step skipping what is done and current and saying so:
+apply-storage (the shared claim) → build-hub-image (only if the registry lacks the tag) → deploy-hub
+(helm only if the recorded revision is not current; then waits for the hub's API) → a health gate that
+runs one line of code in a throwaway conversation and removes its server. `down` uninstalls the release
+and keeps the data. The hub URL is what `deploy-hub` records under `HUB_STEP`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import contextlib
+import secrets
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from ..errors import UsageError
+from ..errors import JhubctlError
 from . import DownResult, Target, UpResult
 
 if TYPE_CHECKING:
+    from ..config import Loaded
     from ..output import Output
 
 #: The journal step whose outputs hold the deployed hub's URL.
 HUB_STEP = "deploy-hub"
+#: Who runs the health gate's line of code, and what it runs.
+HEALTH_USER = "jhubctl-health"
+HEALTH_CODE = "print(6 * 7)"
+
+
+def provision(loaded: Loaded, out: Output) -> None:
+    """`up` on azure starts here: the Azure infrastructure, through the provisioning workflow."""
+    from .. import provision as core
+    from ..steps.view import StepView
+
+    outcome = core.run(loaded, lambda names, phase: StepView(out, names, transient=phase == "plan"),
+                       dry_run=False, only=None, approve=lambda plan: None)  # `up` is the consent
+    if not outcome.ok:
+        failed = [r for r in (outcome.results or outcome.plan) if r.error]
+        first = failed[0] if failed else None
+        raise JhubctlError(f"provision did not finish: {first.name}: {first.error}" if first else "provision did not finish",
+                           hint=f"resume with: {core.resume_command(loaded)}")
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    conversation: str
+    stdout: str
+    seconds: float
+
+
+def health_gate(loaded: Loaded, url: str, on_progress: Any = None) -> HealthCheck:
+    """Start a server for a throwaway conversation, run one line, then stop and remove the server."""
+    from ..hubapi.client import HubClient
+    from ..interpreter import Interpreter
+    from ..state import Secrets
+
+    token = Secrets(loaded.state_dir, loaded.environ).api_token(create=False)
+    if not token:
+        raise JhubctlError("no API token to check the hub with", hint="run `jhubctl deploy-hub`")
+    servers = loaded.config.servers
+    conversation = f"check-{secrets.token_hex(4)}"
+    began = time.monotonic()
+    with HubClient(url, token) as hub:
+        try:
+            with Interpreter(hub, HEALTH_USER, conversation, start_timeout=servers.start_timeout,
+                             idle_timeout=servers.progress_idle_timeout) as interpreter:
+                result = interpreter.execute(HEALTH_CODE, timeout=servers.exec_timeout, on_progress=on_progress)
+        finally:
+            with contextlib.suppress(JhubctlError):
+                hub.stop_server(HEALTH_USER, conversation, remove=True)
+    if result.status != "ok" or result.stdout.strip() != "42":
+        raise JhubctlError(f"health check: `{HEALTH_CODE}` gave {result.status} {result.stdout.strip()!r} {result.error or ''}")
+    return HealthCheck(conversation, result.stdout.strip(), time.monotonic() - began)
 
 
 class KubernetesTarget(Target):
     name = "kubernetes"
     setup_command = "jhubctl deploy-hub"
 
+    def before_up(self, out: Output) -> None:
+        """What comes before the cluster half (nothing: the cluster exists)."""
+
     def up(self, out: Output, *, smoke_test: bool = True) -> UpResult:
-        raise UsageError(
-            f"`up` for target {self.name!r} is not available yet",
-            hint="set target: local in the config, or use the step commands as they land (see docs/)",
-        )
+        from ..chart.deploy import Deployer, plan as deploy_plan
+        from ..image.build import build, plan as image_plan
+        from ..kube import storage
+        from ..kube.connect import cluster, kubeconfig
+
+        self.before_up(out)
+        loaded, timeout = self.loaded, self.loaded.config.kubernetes.wait_timeout
+        path, context = kubeconfig(loaded)
+        with cluster(loaded) as kube:
+
+            def same() -> contextlib.nullcontext[Any]:  # every step asks the one client
+                return contextlib.nullcontext(kube)
+
+            with out.progress("apply-storage") as bar:
+                stored = storage.run(loaded, kube, storage.plan(loaded), on_wait=lambda m: bar.update(message=m))
+            _said(out, "apply-storage", stored.changed, f"claim {stored.namespace}/{stored.claim} is {stored.phase}")
+            image = image_plan(loaded, cluster=same)
+            with out.progress(f"build-hub-image {image.image}") as bar:
+                made = build(loaded, image, on_line=lambda line: bar.update(message=line))
+            _said(out, "build-hub-image", made.built,
+                  f"{image.image} built for {image.platform}" if made.built else f"{image.image} is in the registry")
+            deploy = deploy_plan(loaded, cluster=same)
+            with out.progress("deploy-hub") as bar:
+                deployed = Deployer(loaded, kube, path, context, on_status=out.info,
+                                    on_wait=lambda m: bar.update(message=m)).run(deploy, wait=True, timeout=timeout)
+            _said(out, "deploy-hub", deployed.installed,
+                  f"release {deployed.release} revision {deployed.revision}, hub {deployed.hub_version} at {deployed.url}")
+        assert deployed.url is not None
+        facts: dict[str, Any] = {"release": deployed.release, "namespace": deployed.namespace,
+                                 "revision": deployed.revision, "image": image.image, "claim": stored.claim}
+        if smoke_test:
+            with out.progress("health check", total=100) as bar:
+                check = health_gate(loaded, deployed.url,
+                                    on_progress=lambda e: bar.update(e.get("progress"), e.get("message")))
+            out.success(f"health check: {HEALTH_CODE} printed {check.stdout} in {check.seconds:.1f} s "
+                        f"(conversation {HEALTH_USER}/{check.conversation}, removed)")
+            facts["health_check"] = {"conversation": check.conversation, "seconds": round(check.seconds, 2)}
+        return UpResult(deployed.url, stored.changed or made.built or deployed.installed, facts)
 
     def down(self, out: Output) -> DownResult:
-        raise UsageError(f"`down` for target {self.name!r} is not available yet")
+        from ..chart.helm import Helm
+        from ..kube.connect import kubeconfig
+        from ..state import Journal
+
+        config = self.loaded.config
+        release, namespace = config.hub.release, config.kubernetes.namespace
+        path, context = kubeconfig(self.loaded)
+        helm = Helm(config.tools.helm, self.loaded.environ, kubeconfig=path, context=context)
+        url = self.recorded_url()
+        found = helm.release(release, namespace) is not None
+        if found:
+            with out.progress(f"helm uninstall {release}"):
+                helm.uninstall(release, namespace)
+        Journal(self.loaded.state_dir).forget(HUB_STEP)
+        claim = config.kubernetes.existing_claim or config.storage.pvc_name
+        head = (f"release {release} uninstalled from namespace {namespace}" if found
+                else f"no release {release} in namespace {namespace}: nothing to uninstall")
+        return DownResult(url, found, f"{head}; the claim {namespace}/{claim} and every conversation's files stay"
+                          + self.afterwards(), {"release": release, "namespace": namespace, "claim": claim})
+
+    def afterwards(self) -> str:
+        """What `down` adds about the rest (the cluster is the user's)."""
+        return ""
 
     def recorded_url(self) -> str | None:
         from ..state import Journal
@@ -41,3 +158,16 @@ class KubernetesTarget(Target):
 
 class AzureTarget(KubernetesTarget):
     name = "azure"
+
+    def before_up(self, out: Output) -> None:
+        provision(self.loaded, out)
+
+    def afterwards(self) -> str:
+        return "; `jhubctl destroy` deletes the Azure infrastructure (cluster, registry, storage account and its data)"
+
+
+def _said(out: Output, step: str, changed: bool, detail: str) -> None:
+    if changed:
+        out.success(f"{step}: {detail}")
+    else:
+        out.info(f"{step}: nothing to do ({detail})")

@@ -872,6 +872,8 @@ class ResourceStore:
         self.lro = LroEngine(lro_settings, base_url)
         self._items: dict[str, Resource] = {}
         self._providers = {ns.lower(): _Provider(ns, "NotRegistered") for ns in unregistered_providers}
+        #: Handlers for endpoints outside the resource model (ACR Tasks: tasks.py), tried first; None = not theirs.
+        self.extensions: list[Callable[[str, str, dict[str, str], Any], Reply | None]] = []
 
     # -- public helpers for tests ----------------------------------------------------------------
     def get(self, resource_id: str) -> dict[str, Any] | None:
@@ -1032,6 +1034,10 @@ class ResourceStore:
         raw = [unquote(p) for p in path.split("/") if p]
         if len(low) >= 2 and low[0] == "subscriptions" and low[1] != self.subscription_id.lower():
             raise ArmError(404, "SubscriptionNotFound", f"The subscription '{raw[1]}' could not be found.")
+        for extension in self.extensions:
+            answer = extension(method, path, query, body)
+            if answer is not None:
+                return answer
         rest = low[2:]
         if rest[:1] == ["providers"] and len(rest) == 6 and rest[2] == "locations" and rest[4] in ("operations", "operationresults"):
             return self._operation(rest[5], rest[4] == "operations")

@@ -124,6 +124,17 @@ def default_types(git_version: str = "v1.28.5") -> list[ResourceType]:
         ),
         ResourceType("", "v1", "nodes", "Node", False, status_subresource=True, short_names=("no",)),
         ResourceType(
+            "", "v1", "events", "Event", True, returns_deleted_object=False, short_names=("ev",),
+            field_selectors=(
+                "involvedObject.kind", "involvedObject.name", "involvedObject.namespace", "involvedObject.uid",
+                "reason", "type", "source",
+            ),
+        ),
+        ResourceType(
+            "apps", "v1", "deployments", "Deployment", True,
+            immutable=("spec.selector",), status_subresource=True, tracks_generation=True, short_names=("deploy",),
+        ),
+        ResourceType(
             "storage.k8s.io", "v1", "csidrivers", "CSIDriver", False,
             immutable=csidriver_immutable_fields(git_version),
             # What the API server fills in when a manifest leaves them out (SetDefaults_CSIDriver).

@@ -8,7 +8,7 @@ code under test goes through the client's real kubeconfig loading, auth, TLS and
 Served: ``/version`` (configurable ``gitVersion``), health endpoints, discovery (``/api``, ``/apis``,
 resource lists), and the resource paths of every type in the :class:`~.registry.Registry` (core ``/api/v1``
 and ``/apis/<group>/<version>``, namespaced and cluster-scoped; ``status`` subresources; pod ``log``).
-Semantics are in :mod:`.store`; fault injection in :mod:`.faults`. Each request is recorded in
+Semantics are in :mod:`.store`; what controllers do to status in :mod:`.controllers`; fault injection in :mod:`.faults`. Each request is recorded in
 :attr:`FakeKube.requests` with its Kubernetes verb and target, so tests can assert exact sequences.
 """
 
@@ -28,6 +28,7 @@ import yaml
 
 from ..base.server import BAD_BODY, FakeServer, Reply
 from .common import KubeStatusError, RequestRecord
+from .controllers import Controllers
 from .faults import Faults
 from .registry import Registry, ResourceType, default_types, parse_minor
 from .store import ObjectStore
@@ -96,6 +97,8 @@ class FakeKube(FakeServer):
         for ns in namespaces:
             self.store.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         self.faults = Faults()
+        #: The simulated controllers (claim binding, rollouts, load balancers); see :mod:`.controllers`.
+        self.controllers = Controllers()
 
     # -- kubeconfig ------------------------------------------------------------------------------
     def kubeconfig_dict(self, context: str = "fake", *, namespace: str = "default") -> dict[str, Any]:
@@ -140,9 +143,10 @@ class FakeKube(FakeServer):
     def objects(self, resource: str, namespace: str | None = None) -> list[dict[str, Any]]:
         return self.store.objects(self.registry.find(resource), namespace)
 
-    def set_pod_log(self, namespace: str, pod: str, text: str, container: str | None = None) -> None:
-        """What ``GET .../pods/{pod}/log`` answers (for ``container``, or for any container)."""
-        self.store.set_log(namespace, pod, text, container)
+    def set_pod_log(self, namespace: str, pod: str, text: str, container: str | None = None, *, previous: bool = False) -> None:
+        """What ``GET .../pods/{pod}/log`` answers (for ``container``, or for any container; with
+        ``previous``, what ``?previous=true`` answers: the log of the container's last terminated run)."""
+        self.store.set_log(namespace, pod, text, container, previous=previous)
 
     def register(self, rt: ResourceType) -> None:
         self.registry.add(rt)
@@ -272,6 +276,8 @@ class FakeKube(FakeServer):
             return Reply(200, self._discovery(route))
         if route.error is not None:
             raise route.error
+        with self.store.lock:
+            self.controllers.tick(self.store)
         return self._resource(rec, route, body)
 
     def _crash_reply(self) -> Reply:

@@ -97,7 +97,7 @@ class ObjectStore:
         self.lock = threading.RLock()
         self._objects: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         self._rv = first_resource_version
-        self._logs: dict[tuple[str, str, str | None], str] = {}
+        self._logs: dict[tuple[str, str, str | None, bool], str] = {}
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._rng = random.Random()
 
@@ -454,9 +454,13 @@ class ObjectStore:
                 container = containers[0] if containers else None
             elif containers and container not in containers:
                 raise KubeStatusError.bad_request(f"container {container} is not valid for pod {name}")
-            text = self._logs.get((namespace, name, container))
+            previous = query.get("previous") in ("true", "1")
+            text = self._logs.get((namespace, name, container, previous))
             if text is None:
-                text = self._logs.get((namespace, name, None), "")
+                text = self._logs.get((namespace, name, None, previous))
+            if text is None and previous:
+                raise KubeStatusError.bad_request(f'previous terminated container "{container}" in pod "{name}" not found')
+            text = text or ""
             tail = query.get("tailLines")
             if tail is not None:
                 lines = text.splitlines(keepends=True)
@@ -505,7 +509,7 @@ class ObjectStore:
         with self.lock:
             return [copy.deepcopy(o) for o in self._select(rt, namespace, {})]
 
-    def set_log(self, namespace: str, pod: str, text: str, container: str | None = None) -> None:
+    def set_log(self, namespace: str, pod: str, text: str, container: str | None = None, *, previous: bool = False) -> None:
         with self.lock:
-            self._logs[(namespace, pod, container)] = text
+            self._logs[(namespace, pod, container, previous)] = text
 

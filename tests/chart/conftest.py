@@ -1,0 +1,2 @@
+from tests.cluster.conftest import cluster_env, make_cluster_env  # noqa: F401
+from tests.fakes.tools.fixtures import tools  # noqa: F401

@@ -1,0 +1,91 @@
+"""`jhubctl up` / `down` on target kubernetes end to end: the fake Kubernetes API with its controllers, the
+helm and docker stubs, and a real JupyterHub behind the fake load balancer's address, so the wait for the
+hub's API and the health gate run real code."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jhubctl.hubapi.client import HubClient
+from jhubctl.local.process import LocalHub
+from tests.cluster.conftest import NAMESPACE, TOKEN, ClusterEnv, hub_port
+
+pytestmark = pytest.mark.hub
+
+
+@pytest.fixture
+def env(cluster_env: ClusterEnv, local_hub: LocalHub) -> ClusterEnv:
+    cluster_env.tools.helm.set(proxy_port=hub_port(local_hub))
+    return cluster_env
+
+
+def test_up_runs_the_whole_cluster_half_and_ends_with_a_health_check(env: ClusterEnv, local_hub: LocalHub) -> None:
+    result = env.ok("up")
+    assert result.stdout.strip() == f"hub URL:   {local_hub.url}"
+    err = result.stderr
+    assert "apply-storage: claim jhub/azure-blob-nfs-pvc is Bound" in err
+    assert "build-hub-image: registry.example:5000/k8s-hub:3.1.0-" in err and "built for linux/amd64" in err
+    assert f"deploy-hub: release jhub revision 1, hub 4.0.2 at {local_hub.url}" in err
+    assert "health check: print(6 * 7) printed 42" in err and "removed" in err
+    steps = env.journal()
+    assert [steps[s]["status"] for s in ("apply-storage", "build-hub-image", "deploy-hub")] == ["succeeded"] * 3
+    assert steps["deploy-hub"]["outputs"]["url"] == local_hub.url
+    assert [c["argv"][:2] for c in env.tools.helm.calls() if c["argv"][0] == "upgrade"] == [["upgrade", "--install"]]
+    with HubClient(local_hub.url, TOKEN) as hub:
+        assert [s for s in hub.servers() if s.user == "jhubctl-health"] == []  # stopped and removed
+    # The recorded URL is all the conversation commands need.
+    listed = env.ok("-o", "json", "servers")
+    assert isinstance(json.loads(listed.stdout), list)
+    status = json.loads(env.ok("-o", "json", "status").stdout)
+    assert status["hub"]["url"] == local_hub.url and status["hub"]["version"] == "4.0.2"
+
+
+def test_a_second_up_changes_nothing_and_says_so_step_by_step(env: ClusterEnv) -> None:
+    env.ok("up", "--no-smoke-test")
+    seen, helm_calls, docker_calls = len(env.kube.requests), len(env.tools.helm.calls()), len(env.tools.docker.calls())
+    result = env.ok("up", "--no-smoke-test")
+    assert env.all_writes(seen) == []
+    assert [c["argv"][0] for c in env.tools.helm.calls()[helm_calls:]] == ["version", "list"]
+    assert [c["argv"][:2] for c in env.tools.docker.calls()[docker_calls:]] == [["buildx", "version"], ["buildx", "imagetools"]]
+    err = result.stderr
+    assert "apply-storage: nothing to do (claim jhub/azure-blob-nfs-pvc is Bound)" in err
+    assert "build-hub-image: nothing to do (registry.example:5000/k8s-hub:3.1.0-" in err and "is in the registry)" in err
+    assert "deploy-hub: nothing to do (release jhub revision 1" in err
+
+
+def test_down_uninstalls_the_release_keeps_the_data_and_forgets_the_url(env: ClusterEnv) -> None:
+    env.ok("up", "--no-smoke-test")
+    result = env.ok("down")
+    assert ("release jhub uninstalled from namespace jhub; the claim jhub/azure-blob-nfs-pvc and every "
+            "conversation's files stay") in result.stderr
+    assert ["uninstall", "jhub", "-n", NAMESPACE, "--wait"] == env.tools.helm.argvs()[-1][:5]
+    assert env.kube.get_object("deployments", "hub", NAMESPACE) is None
+    assert env.kube.get_object("persistentvolumeclaims", "azure-blob-nfs-pvc", NAMESPACE) is not None
+    assert env.kube.get_object("persistentvolumes", "azure-blob-nfs-pv") is not None
+    assert "deploy-hub" not in env.journal()
+    status = json.loads(env.ok("-o", "json", "status").stdout)
+    assert status["hub"]["health"] == "not deployed"
+    again = env.ok("down")
+    assert "no release jhub in namespace jhub: nothing to uninstall" in again.stderr
+
+
+def test_waits_time_out_naming_what_they_waited_for(env: ClusterEnv) -> None:
+    env.ok("build-hub-image")
+    env.kube.controllers.load_balancer_ip = None
+    result = env.run("deploy-hub", "--yes", "--timeout", "1")
+    assert result.code == 4
+    assert ("timed out after 1 s waiting for Service jhub/proxy-public to get an external address: EXTERNAL-IP is "
+            "still <pending>; SyncLoadBalancerFailed: Error syncing load balancer") in result.stderr
+    assert "kubernetes.wait_timeout" in result.stderr
+    env.kube.controllers.load_balancer_ip = "127.0.0.1"
+    env.kube.controllers.stuck["hub"] = ("ImagePullBackOff", 'Back-off pulling image "registry.example:5000/k8s-hub"')
+    env.kube.seed({**env.kube.get_object("deployments", "hub", NAMESPACE), "status": {}})  # a fresh rollout
+    seen = len(env.tools.helm.calls())
+    result = env.run("deploy-hub", "--timeout", "1")
+    assert result.code == 4
+    assert "waiting for Deployment jhub/hub to roll out" in result.stderr
+    assert "ImagePullBackOff: Back-off pulling image" in result.stderr
+    # helm succeeded the first time: a re-run after a failed wait only waits again
+    assert [c["argv"][0] for c in env.tools.helm.calls()[seen:]] == ["version", "list"]
