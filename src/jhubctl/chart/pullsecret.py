@@ -26,11 +26,12 @@ def service_principal_credentials(loaded: Loaded) -> tuple[str, str]:
 
     The one place that mints it: today through Graph (one password per call, named for its purpose).
     """
-    from ..azure.credentials import credential
+    from ..azure.credentials import graph_credential
     from ..azure.graph import Graph
 
     name = loaded.config.aks.service_principal_name
-    graph = Graph(loaded.config.azure.graph_endpoint, credential(dict(loaded.environ)))
+    azure = loaded.config.azure
+    graph = Graph(azure.graph_endpoint, graph_credential(azure.graph_endpoint, azure.tenant_id, loaded.environ))
     try:
         app = graph.find_application(name)
         if app is None:

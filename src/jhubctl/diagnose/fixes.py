@@ -48,7 +48,7 @@ FIXES: dict[str, str] = {
     "helm-uninstall": "nothing was installed yet: `helm uninstall {release} --namespace {namespace}`, then "
                       "`jhubctl deploy-hub`",
     "base-image": "drop hub.base_image (or make it the chart's own {version} image) in {file}, then `jhubctl up`",
-    "previous-log": "read the whole log of its last run: `jhubctl logs {target} --previous`",
+    "previous-log": "read the whole log of its last run: `jhubctl logs {target:s} --previous`",
     "hub-package": "the hub image lacks {module}: add it to hub.base_image or remove its use from hub.values_file, "
                    "then `jhubctl up`",
     "user-package": "the user image lacks {module}: use a registry.singleuser_image that has it, then "
@@ -56,9 +56,12 @@ FIXES: dict[str, str] = {
     "values-rollback": "the last values change broke the hub's config: `helm rollback {release} --namespace "
                        "{namespace}`, correct hub.values_file, then `jhubctl deploy-hub`",
     "build-hub": "the image is not in the registry: `jhubctl build-hub-image`, then `jhubctl deploy-hub`",
+    "image-missing": "{image} is not in its registry: correct registry.singleuser_image, then `jhubctl deploy-hub`",
+    "image-auth": "the nodes may not pull from {host}: grant them pull access (or add imagePullSecrets in "
+                  "hub.values_file), then `jhubctl deploy-hub`",
     "scale-aks": "raise aks.max_count (now {count}) in {file}, then `jhubctl provision --only aks`",
     "public-ip-quota": "free a public IP or raise the quota: `az network public-ip list --output table`",
-    "logs": "`jhubctl logs {target}`",
+    "logs": "`jhubctl logs {target:s}`",
     # hub
     "stop-server": "`jhubctl stop-server {user} {conversation}`, then read why: `jhubctl logs {user} {conversation}`",
     "start-server": "`jhubctl start-server {user} {conversation}`",

@@ -129,7 +129,7 @@ def plan(loaded: Loaded, *, cluster: Cluster | None, local_docker: bool = False,
 
 
 def acr_for(loaded: Loaded, server: str) -> Any:
-    from ..azure.credentials import credential
+    from ..azure.credentials import arm_credential
     from .acr import Acr
 
     config = loaded.config
@@ -138,7 +138,8 @@ def acr_for(loaded: Loaded, server: str) -> Any:
                          hint="or pass --local-docker")
     return Acr(arm_endpoint=config.azure.arm_endpoint, subscription_id=config.azure.subscription_id,
                resource_group=config.azure.resource_group, name=config.registry.name, login_server=server,
-               credential=credential(dict(loaded.environ)), tenant_id=config.azure.tenant_id)
+               credential=arm_credential(config.azure.arm_endpoint, config.azure.tenant_id, loaded.environ),
+               tenant_id=config.azure.tenant_id)
 
 
 def build(loaded: Loaded, image: ImagePlan, *, on_line: Callable[[str], None] | None = None) -> ImageResult:

@@ -1,0 +1,1 @@
+"""azure checks (placeholder while the area is written)."""

@@ -1,0 +1,1 @@
+"""hub checks (placeholder while the area is written)."""

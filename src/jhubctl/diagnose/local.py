@@ -1,0 +1,1 @@
+"""local checks (placeholder while the area is written)."""
