@@ -17,6 +17,7 @@ from jhubctl.config import Loaded, load_config
 from jhubctl.diagnose.finding import Finding, Report
 from jhubctl.diagnose.runner import run
 from jhubctl.state import Journal, Record
+from tests.fakes.hub import FakeHub
 from tests.fakes.kube import FakeKube
 from tests.fakes.registry import FakeRegistry
 from tests.fakes.tools.fixtures import Tools, make_tools
@@ -24,6 +25,20 @@ from tests.fakes.tools.fixtures import Tools, make_tools
 NAMESPACE, RELEASE = "jhub", "jhub"
 TOKEN = "4d1f0c9e7d5b3a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a71"
 HUB_TAG = "3.1.0-0123456789ab"
+HUB_POD = "hub-5d4f8c7b9-x2k7q"
+CULLER = ("['python3', '-m', 'jupyterhub_idle_culler', '--url=http://localhost:8081/hub/api', '--timeout=3600', "
+          "'--cull-every=600', '--concurrency=10', '--max-age=0', '--remove-named-servers', '--api-page-size=200']")
+
+
+def hub_log(*services: tuple[str, str], exits: tuple[str, ...] = ()) -> str:
+    """The start of a chart hub's log: the version line, then each managed service it started."""
+    lines = ["[I 2024-05-01 10:00:00.101 JupyterHub app:2859] Running JupyterHub version 4.0.2",
+             "[I 2024-05-01 10:00:01.500 JupyterHub app:3189] Starting managed service jupyterhub-idle-culler"]
+    lines += [f"[I 2024-05-01 10:00:02.000 JupyterHub service:385] Starting service '{name}': {command}"
+              for name, command in services]
+    lines += [f"[E 2024-05-01 10:00:03.000 JupyterHub service:428] Service {name} exited with status 1" for name in exits]
+    lines.append("[I 2024-05-01 10:00:04.000 JupyterHub app:3347] JupyterHub is now running at http://:8000")
+    return "\n".join(lines) + "\n"
 CHART_LABELS = {"app": "jupyterhub", "release": RELEASE}
 
 
@@ -122,6 +137,7 @@ class World:
     registry: FakeRegistry
     tools: Tools
     config: dict[str, Any]
+    hub: FakeHub | None = None
     environ: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -164,6 +180,16 @@ class World:
         current = {"name": RELEASE, "namespace": NAMESPACE, "revision": 2, "status": "deployed",
                    "chart": "jupyterhub-3.1.0", **changes}
         self.tools.helm.set(releases={f"{NAMESPACE}/{RELEASE}": current})
+
+
+def add_hub(world: World, hub: FakeHub, users: int = 3) -> None:
+    """The hub the world's proxy-public leads to: its users (one ready server each) and its log."""
+    world.hub = hub
+    for i in range(users):
+        hub.add_user(f"user{i}", {f"c{i}": {"ready": True}})
+    world.journal("deploy-hub", release=RELEASE, namespace=NAMESPACE, revision=2, chart_version="3.1.0",
+                  image=world.hub_image, url=hub.url)
+    world.kube.set_pod_log(NAMESPACE, HUB_POD, hub_log(("jupyterhub-idle-culler", CULLER)), "hub")
 
 
 def findings(report: Report, code: str) -> list[Finding]:
@@ -213,7 +239,7 @@ def build(root: Path, kube: FakeKube, registry: FakeRegistry, users: int = 3, ar
     hub_image = world.hub_image
     kube.seed(deployment("hub", hub_image))
     kube.seed(deployment("proxy", "jupyterhub/configurable-http-proxy:4.5.6"))
-    kube.seed(pod("hub-5d4f8c7b9-x2k7q", running("hub", hub_image), labels={**CHART_LABELS, "component": "hub"}))
+    kube.seed(pod(HUB_POD, running("hub", hub_image), labels={**CHART_LABELS, "component": "hub"}))
     kube.seed(pod("proxy-7c9d6b5f4-q8w2e", running("chp", "jupyterhub/configurable-http-proxy:4.5.6"),
                   labels={**CHART_LABELS, "component": "proxy"}))
     for name, selector in (("hub", "hub"), ("proxy-api", "proxy")):

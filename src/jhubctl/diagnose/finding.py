@@ -18,8 +18,12 @@ STATUSES = ("fail", "warn", "ok", "skip")
 #: Evidence lines kept per finding; the rest are counted, so a thousand failing pods stay readable.
 MAX_EVIDENCE = 12
 
-_SECRET = re.compile(
-    r"(?i)((?:token|password|secret|api[_-]?key|authorization)[\"']?\s*[:=]\s*[\"']?)(?:bearer\s+|token\s+)?[^\s\"',}]+"
+_KEYS = r"(?:api[_-]?token|apitoken|token|password|passwd|secret|client[_-]?secret|api[_-]?key|access[_-]?key)"
+#: Credentials as they show up in log lines and messages: key=value, "key": "value", an Authorization header.
+_SECRET = (
+    re.compile(rf"(?i)(\b{_KEYS}\s*=\s*)[^\s\"',;&]+"),
+    re.compile(rf"(?i)([\"']{_KEYS}[\"']\s*:\s*[\"'])[^\"']+"),
+    re.compile(r"(?i)(\bauthorization:?\s*(?:bearer|token|basic)\s+)\S+"),
 )
 
 
@@ -29,7 +33,9 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     for secret in secrets:
         if secret:
             text = text.replace(secret, "<redacted>")
-    return _SECRET.sub(lambda m: m.group(1) + "<redacted>", text)
+    for pattern in _SECRET:
+        text = pattern.sub(lambda m: m.group(1) + "<redacted>", text)
+    return text
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ FIXES: dict[str, str] = {
     # local
     "config-edit": "correct {key} in {file}, then `jhubctl config validate`",
     "tool-install": "install {program} ({url}) or set {key} to its path, then `{check}`",
-    "proxy-install": "install the proxy: `pip install 'jhubctl[local]'` (or npm install -g configurable-http-proxy)",
+    "local-extra": "install the local target's packages (proxy, culler, JupyterHub): `pip install 'jhubctl[local]'`",
     "rerun-step": "run it again, it resumes where it stopped: `jhubctl {command}`",
     "apply-config": "the config changed since then: `jhubctl {command}`",
     "local-up": "`jhubctl up`",
@@ -65,6 +65,7 @@ FIXES: dict[str, str] = {
     # hub
     "stop-server": "`jhubctl stop-server {user} {conversation}`, then read why: `jhubctl logs {user} {conversation}`",
     "start-server": "`jhubctl start-server {user} {conversation}`",
+    "servers": "see which servers run: `jhubctl servers`",
     "restart-server": "`jhubctl stop-server {user} {conversation}`, then `jhubctl start-server {user} {conversation}`",
     "cull-enable": "set hub.cull.enabled: true in {file}, then `jhubctl {command}`",
 }

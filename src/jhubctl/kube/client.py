@@ -362,11 +362,14 @@ class KubeClient:
                 return
 
     def log(self, pod: str, namespace: str, *, container: str | None = None, previous: bool = False, tail: int | None = None,
-            since: int | None = None) -> str:
+            since: int | None = None, limit_bytes: int | None = None) -> str:
         """A container's log (``previous``: of its last terminated run, what a crash loop left behind;
-        ``since``: only the last that many seconds)."""
+        ``since``: only the last that many seconds; ``limit_bytes``: only that much from the start)."""
+        query = _log_query(container, previous, tail, since)
+        if limit_bytes is not None:
+            query.append(("limitBytes", str(limit_bytes)))
         answer = self._request("GET", f"{_path('Pod', namespace, pod)}/log", action=f"reading the log of pod {namespace}/{pod}",
-                               query=_log_query(container, previous, tail, since), raw=True)
+                               query=query, raw=True)
         return answer if isinstance(answer, str) else ""
 
     def follow_log(self, pod: str, namespace: str, *, container: str | None = None, tail: int | None = None,

@@ -472,6 +472,9 @@ class ObjectStore:
             if tail is not None:
                 lines = text.splitlines(keepends=True)
                 text = "".join(lines[-int(tail) :]) if int(tail) > 0 else ""
+            limit = query.get("limitBytes")
+            if limit is not None:  # the first bytes of what would be sent
+                text = text.encode()[: int(limit)].decode("utf-8", "ignore")
             return text
 
     # -- test back doors -------------------------------------------------------------------------
