@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
@@ -43,7 +42,8 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True)
+    # inf and nan are floats to YAML (`.inf`, `.nan`) but never a meaningful timeout or limit.
+    model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True, allow_inf_nan=False)
 
 
 def _network(value: str, key: str) -> ipaddress.IPv4Network:
@@ -344,6 +344,22 @@ class ServersConfig(Section):
     fs_gid: int = 100
     cpu_limit: float | None = None
     mem_limit: str | None = "2G"
+    iopub_data_rate_limit: float = Field(
+        1_000_000, ge=0, description="Bytes/s of output a server relays before dropping it (0 = no limit)."
+    )
+    iopub_msg_rate_limit: float = Field(
+        1000, ge=0, description="Output messages/s a server relays before dropping them (0 = no limit)."
+    )
+    cell_output_limit: int = Field(
+        5_000_000, ge=0, description="Bytes of output one notebook cell keeps; the rest is cut, with a note (0 = all)."
+    )
+
+    def server_args(self) -> list[str]:
+        """jupyter-server options every user server gets, on every target (the rate limits are its own)."""
+        return [
+            f"--ZMQChannelsWebsocketConnection.iopub_data_rate_limit={self.iopub_data_rate_limit!r}",
+            f"--ZMQChannelsWebsocketConnection.iopub_msg_rate_limit={self.iopub_msg_rate_limit!r}",
+        ]
 
 
 class LocalConfig(Section):
@@ -454,6 +470,41 @@ def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, An
     return data
 
 
+def _read_yaml(path: Path) -> Any:
+    """The file's YAML, refusing what YAML itself lets through silently: a key given twice (the last one wins)."""
+    import yaml  # only when there is a file: the default (no file) path stays without it
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    raise ConfigError(f"{path}: key '{key}' appears twice, on line {seen[key]} and line {line}",
+                                      hint="keep one of them")
+                seen[key] = line
+            return super().construct_mapping(node, deep)
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte offset {exc.start}: {exc.object[exc.start]:#04x})",
+                          hint="save the file as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    loader = UniqueKeyLoader(text)
+    try:
+        return loader.get_single_data()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}:{where}: not valid YAML: {problem}") from None
+    finally:
+        loader.dispose()
+
+
 def load_config(
     path: Path | None = None,
     state_dir: Path | None = None,
@@ -462,6 +513,8 @@ def load_config(
     """Find, read and validate the config. An explicitly named file must exist; an absent default means defaults."""
     explicit = path or (Path(environ["JHUBCTL_CONFIG"]) if environ.get("JHUBCTL_CONFIG") else None)
     if explicit is not None:
+        if explicit.is_dir():
+            raise ConfigError(f"config file {explicit} is a directory", hint="name the YAML file in it")
         if not explicit.is_file():
             raise ConfigError(
                 f"config file {explicit} does not exist",
@@ -472,17 +525,7 @@ def load_config(
         default = Path.cwd() / DEFAULT_CONFIG_NAME
         found = default if default.is_file() else None
 
-    data: Any = {}
-    if found is not None:
-        try:
-            data = yaml.safe_load(found.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise ConfigError(f"{found}:{where}: not valid YAML: {problem}") from None
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {found}: {exc.strerror}") from None
+    data = _read_yaml(found) if found is not None else {}
     if data is None:  # an empty or all-comment file means defaults, and env overrides still apply
         data = {}
     if isinstance(data, dict):

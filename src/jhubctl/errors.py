@@ -17,6 +17,8 @@ class ExitCode(IntEnum):
     TIMEOUT = 4  # a wait ran out (server start, code execution)
     LOCKED = 5  # another jhubctl holds the state lock
     NOT_FOUND = 6  # the thing asked about does not exist (no local hub, no such server)
+    KERNEL_DIED = 7  # exec: the kernel died running the code (and was restarted): its variables are lost
+    OUTPUT_DROPPED = 8  # exec: the code ran, but the server's rate limit dropped some of its output
     INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 

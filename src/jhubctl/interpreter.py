@@ -17,6 +17,9 @@ first that failed, so a lost cell is never silent.
 from __future__ import annotations
 
 import base64
+import os
+import re
+import secrets
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +28,13 @@ from typing import Any
 from .errors import UsageError
 from .hubapi.client import HubClient, ProgressCallback, StartResult
 from .hubapi.kernel import Execution, KernelChannel
-from .hubapi.notebook import append_cell
+from .hubapi.notebook import append_cell, code_cell
 from .hubapi.server import ServerClient
-from .spawner.naming import InvalidName, normalize_conversation, normalize_user
+from .spawner.naming import InvalidName, conversation_subpath, normalize_conversation, normalize_user
+from .state import ensure_private_dir
+
+#: Bytes of output one notebook cell keeps by default (servers.cell_output_limit).
+CELL_OUTPUT_LIMIT = 5_000_000
 
 
 def validate(user: str, conversation: str) -> tuple[str, str]:
@@ -44,7 +51,12 @@ def notebook_path(conversation: str) -> str:
 
 @dataclass
 class Result:
-    """An execution as callers see it; `outputs` are nbformat outputs (image data base64 as Jupyter sends it)."""
+    """An execution as callers see it; `outputs` are nbformat outputs (image data base64 as Jupyter sends it).
+
+    `status` is one of `hubapi.kernel.STATUSES`. `notebook` is the notebook's path inside the conversation's
+    folder (what the server's contents API takes); `folder` is that folder inside the data root, the same
+    on every target (`<user>/conversations/<conversation>`).
+    """
 
     user: str
     conversation: str
@@ -55,29 +67,62 @@ class Result:
     outputs: list[dict[str, Any]]
     error: dict[str, Any] | None
     notebook: str
+    folder: str
     seconds: float
     files: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+    def as_dict(self, *, colour: bool = True) -> dict[str, Any]:
+        """A plain dict; `colour=False` strips the ANSI colours IPython puts in tracebacks (for JSON readers)."""
+        data = dict(vars(self))
+        if not colour:
+            data["outputs"] = [_plain(o) for o in self.outputs]
+            data["error"] = _plain(self.error) if self.error else None
+        return data
 
     def save_images(self, directory: Path) -> list[Path]:
-        """Write every image output to a file, so a terminal user or an assistant can hand it on."""
+        """Write every image output to a new file (owner-only), so a terminal user or an assistant can hand it on.
+
+        Execution counts start again at 1 when a kernel restarts, so names carry a random part too, and a
+        file is only ever created, never overwritten.
+        """
         written: list[Path] = []
+        stamp = secrets.token_hex(4)
         for index, output in enumerate(self.outputs):
             for mimetype, data in (output.get("data") or {}).items():
                 if not mimetype.startswith("image/"):
                     continue
                 ext = mimetype.split("/", 1)[1].split("+", 1)[0]
-                directory.mkdir(parents=True, exist_ok=True)
-                path = directory / f"{self.conversation}-{self.execution_count}-{index}.{ext}"
                 if mimetype == "image/svg+xml":
-                    path.write_text(data if isinstance(data, str) else "".join(data), encoding="utf-8")
+                    content = (data if isinstance(data, str) else "".join(data)).encode()
                 else:
-                    path.write_bytes(base64.b64decode(data))
-                written.append(path)
+                    content = base64.b64decode(data)
+                ensure_private_dir(directory)
+                written.append(_create(directory, f"{self.conversation}-{self.execution_count}-{index}-{stamp}", ext, content))
         self.files = [str(p) for p in written]
         return written
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _plain(output: dict[str, Any]) -> dict[str, Any]:
+    if "traceback" not in output:
+        return output
+    return {**output, "traceback": [_ANSI.sub("", line) for line in output["traceback"] or []]}
+
+
+def _create(directory: Path, stem: str, ext: str, content: bytes) -> Path:
+    """A new file `<stem>.<ext>` (or `<stem>-2.<ext>`, ...): O_EXCL, so an existing file is never replaced."""
+    for attempt in range(1, 100):
+        path = directory / (f"{stem}.{ext}" if attempt == 1 else f"{stem}-{attempt}.{ext}")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+        return path
+    raise FileExistsError(f"no free name for {stem}.{ext} in {directory}")
 
 
 class Interpreter:
@@ -89,11 +134,13 @@ class Interpreter:
         *,
         start_timeout: float = 300.0,
         idle_timeout: float = 120.0,
+        cell_output_limit: int = CELL_OUTPUT_LIMIT,
     ):
         self.user, self.conversation = validate(user, conversation)
         self.hub = hub
         self.start_timeout = start_timeout
         self.idle_timeout = idle_timeout
+        self.cell_output_limit = cell_output_limit
         self.notebook = notebook_path(self.conversation)
         self._server: ServerClient | None = None
         self._kernel: KernelChannel | None = None
@@ -140,18 +187,23 @@ class Interpreter:
         )
 
     def _connect(self, on_progress: ProgressCallback | None) -> tuple[ServerClient, KernelChannel]:
+        """The conversation's kernel channel. A running server is asked first (its URL follows from the
+        names): the hub is only needed, to create the user and start the server, when none answers."""
         if self._server is not None and self._kernel is not None:
             return self._server, self._kernel
-        started = self.start(on_progress)
-        server = ServerClient(started.server.url, self.hub.token)
-        session = server.kernel_session(self.notebook)
+        server = ServerClient(self.hub.server_url(self.user, self.conversation), self.hub.token, http=self.hub.http)
+        sessions = server.sessions()
+        if sessions is None:
+            self.start(on_progress)
+        session = server.kernel_session(self.notebook, sessions=sessions)
         kernel_id = session["kernel"]["id"]
         kernel = KernelChannel(server.kernel_ws_url(kernel_id), self.hub.token, lambda: server.interrupt(kernel_id))
         self._server, self._kernel, self._kernel_id = server, kernel, kernel_id
         return server, kernel
 
     def execute(self, code: str, timeout: float = 60.0, on_progress: ProgressCallback | None = None) -> Result:
-        """Run `code` and append it with its outputs to the conversation's notebook."""
+        """Run `code` and append it with its outputs to the conversation's notebook, whatever the outcome:
+        a cell that timed out, was interrupted (Ctrl-C) or killed its kernel is recorded with that status."""
         server, kernel = self._connect(on_progress)
         run: Execution = kernel.execute(code, timeout)
         if self._saver is None:
@@ -167,9 +219,10 @@ class Interpreter:
             outputs=run.outputs,
             error=run.error,
             notebook=self.notebook,
+            folder=conversation_subpath(self.user, self.conversation),
             seconds=run.seconds,
         )
 
     def _save(self, server: ServerClient, code: str, run: Execution) -> None:
-        notebook = server.get_notebook(self.notebook)
-        server.put_notebook(self.notebook, append_cell(notebook, code, run.execution_count, run.outputs))
+        cell = code_cell(code, run.execution_count, run.outputs, status=run.status, limit=self.cell_output_limit)
+        server.put_notebook(self.notebook, append_cell(server.get_notebook(self.notebook), cell))

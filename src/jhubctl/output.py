@@ -4,21 +4,34 @@ Keeping stdout for data means `jhubctl start-server ... | xargs` and `-o json | 
 progress is still visible. The outside world (streams, terminal detection, colour, environment
 variables) comes in as one `Environment`, in the manner of httpie's, so tests swap it instead of
 patching globals, and no command writes to `sys.stdout` behind the output's back.
+
+A stream that is no terminal gets plain lines written directly; rich (colour, tables, live progress) is
+imported only for a terminal or a table. An assistant calls `exec` through pipes dozens of times per
+conversation, and rich's import is a tenth of such a call.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
 
 @dataclass
 class Environment:
@@ -43,48 +56,75 @@ class Output:
     quiet: bool = False
     verbose: int = 0
     color: bool | None = None  # --color/--no-color; None: decide from the terminal, NO_COLOR, FORCE_COLOR
-    _err: Console = field(init=False, repr=False)
-    _out: Console = field(init=False, repr=False)
+    _consoles: dict[bool, Console] = field(init=False, repr=False, default_factory=dict)
 
-    def __post_init__(self) -> None:
-        # rich's own NO_COLOR handling keeps bold and dim; "no colour" here means no escape codes at all.
-        plain = self.color is False or (self.color is None and self.env.no_color)
-        common: dict[str, Any] = {"highlight": False, "soft_wrap": True, "_environ": dict(self.env.environ)}
-        if plain:
-            common["color_system"] = None
-        forced = True if self.color else None  # None: rich asks FORCE_COLOR, then the stream itself
-        err_terminal = forced if forced is not None else self.env.stderr_isatty
-        self._err = Console(file=self.env.stderr, force_terminal=err_terminal, **common)
-        self._out = Console(file=self.env.stdout, force_terminal=forced, **common)
-        if not self._out.is_terminal:
-            self._out.width = 400  # a pipe or file gets whole lines, as kubectl prints them
+    def _terminal(self, stderr: bool) -> bool:
+        """rich's own rule (--color, TTY_COMPATIBLE, FORCE_COLOR, then the stream), decided without rich."""
+        if self.color:
+            return True
+        if stderr and self.env.stderr_isatty is not None:
+            return self.env.stderr_isatty
+        compatible = self.env.environ.get("TTY_COMPATIBLE", "")
+        if compatible in ("0", "1"):
+            return compatible == "1"
+        if (force := self.env.environ.get("FORCE_COLOR")) is not None:
+            return force != ""
+        try:
+            return (self.env.stderr if stderr else self.env.stdout).isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    def _console(self, stderr: bool) -> Console:
+        if stderr not in self._consoles:
+            from rich.console import Console
+
+            # rich's own NO_COLOR handling keeps bold and dim; "no colour" here means no escape codes at all.
+            common: dict[str, Any] = {"highlight": False, "soft_wrap": True, "_environ": dict(self.env.environ)}
+            if self.color is False or (self.color is None and self.env.no_color):
+                common["color_system"] = None
+            console = Console(file=self.env.stderr if stderr else self.env.stdout,
+                              force_terminal=self._terminal(stderr), **common)
+            if not console.is_terminal:
+                console.width = 400  # a pipe or file gets whole lines, as kubectl prints them
+            self._consoles[stderr] = console
+        return self._consoles[stderr]
+
+    def _line(self, markup: str, plain: str, *, stderr: bool = True) -> None:
+        """One line: through rich on a terminal, written as it is elsewhere."""
+        if self._terminal(stderr):
+            self._console(stderr).print(markup)
+        else:
+            self.stream(plain + "\n", stderr=stderr)
 
     # status, to stderr
     def info(self, message: str) -> None:
         if not self.quiet:
-            self._err.print(escape(message))
+            self._line(escape(message), message)
 
     def success(self, message: str) -> None:
         if not self.quiet:
-            self._err.print(f"[green]✓[/green] {escape(message)}")
+            self._line(f"[green]✓[/green] {escape(message)}", f"✓ {message}")
 
     def warn(self, message: str) -> None:
-        self._err.print(f"[yellow]warning:[/yellow] {escape(message)}")
+        self._line(f"[yellow]warning:[/yellow] {escape(message)}", f"warning: {message}")
 
     def error(self, message: str, hint: str | None = None) -> None:
-        self._err.print(f"[bold red]error:[/bold red] {escape(message)}")
+        self._line(f"[bold red]error:[/bold red] {escape(message)}", f"error: {message}")
         if hint:
-            self._err.print(f"[dim]hint:[/dim] {escape(hint)}")
+            self._line(f"[dim]hint:[/dim] {escape(hint)}", f"hint: {hint}")
 
     def debug(self, message: str) -> None:
         if self.verbose:
-            self._err.print(f"[dim]{escape(message)}[/dim]")
+            self._line(f"[dim]{escape(message)}[/dim]", message)
 
     def ansi(self, text: str, *, stderr: bool = True) -> None:
         """Text with ANSI colours (IPython tracebacks): kept on a colour terminal, stripped elsewhere."""
+        if not self._terminal(stderr):
+            self.stream(ANSI.sub("", text) + "\n", stderr=stderr)
+            return
         from rich.text import Text
 
-        (self._err if stderr else self._out).print(Text.from_ansi(text))
+        self._console(stderr).print(Text.from_ansi(text))
 
     def stream(self, text: str, *, stderr: bool = False) -> None:
         """Text exactly as a program produced it (the user's code's stdout/stderr, a token): no markup, no wrap."""
@@ -94,12 +134,12 @@ class Output:
 
     @property
     def interactive(self) -> bool:
-        return self._err.is_terminal and not self.quiet
+        return self._terminal(stderr=True) and not self.quiet
 
     @property
     def console(self) -> Console:
         """The stderr console, for live views (step tables, progress) that must share it with status lines."""
-        return self._err
+        return self._console(stderr=True)
 
     # data, to stdout
     def data(self, payload: Any, human: str | None = None) -> None:
@@ -107,22 +147,36 @@ class Output:
         if self.json_mode:
             self.stream(json.dumps(payload, indent=2, default=str) + "\n")
         elif human is not None:
-            self._out.print(escape(human))
+            self._line(escape(human), human, stderr=False)
 
     def text(self, text: str) -> None:
         """Data that is already text (YAML, a schema, a result's repr): printed whole, never as markup."""
-        self._out.print(text, markup=False, highlight=False)
+        if self._terminal(stderr=False):
+            self._console(stderr=False).print(text, markup=False, highlight=False)
+        else:
+            self.stream(text + "\n")
 
     def table(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None,
               *, whole: Sequence[str] = ()) -> None:
-        """A table on stdout; columns named in `whole` (URLs, ids users copy) are never cut or wrapped."""
+        """A table on stdout; columns named in `whole` (URLs, ids users copy) are never cut or wrapped: on a
+        narrow terminal the table is laid out wider than the screen (the terminal wraps the line, as kubectl's)."""
+        from rich.table import Table
+
         table = Table(title=title, box=None, header_style="bold", pad_edge=False)
         for column in columns:
             keep = column in whole
             table.add_column(column, no_wrap=keep, overflow="ignore" if keep else "fold")
         for row in rows:
             table.add_row(*(escape("" if v is None else str(v)) for v in row))
-        self._out.print(table, crop=False)
+        natural = sum(max(len("" if r[i] is None else str(r[i])) for r in [columns, *rows]) for i in range(len(columns)))
+        needed = natural + 2 * len(columns) if whole else 0  # every column at its width, and the gaps
+        console = self._console(stderr=False)
+        width = console.width
+        console.width = max(width, needed)  # print(width=) is capped at the console's width
+        try:
+            console.print(table, crop=False)
+        finally:
+            console.width = width
 
     @contextmanager
     def progress(self, description: str, total: float | None = None) -> Iterator[ProgressHandle]:
@@ -139,7 +193,7 @@ class Output:
             BarColumn(),
             TextColumn("{task.fields[message]}"),
             TimeElapsedColumn(),
-            console=self._err,
+            console=self.console,
             transient=True,
         ) as bar:
             task = bar.add_task(description, total=total, message="")

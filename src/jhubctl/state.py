@@ -33,7 +33,12 @@ def now() -> str:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create `path` and every missing parent with mode 0700 (mkdir(parents=True) gives parents the umask's)."""
+    for level in [*reversed(path.parents), path]:
+        try:
+            level.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
     return path
 
 

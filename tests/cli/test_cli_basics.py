@@ -199,6 +199,10 @@ def test_everything_goes_through_the_injected_environment(capsys: pytest.Capture
     assert json.loads(out.getvalue())["secrets"]["api_token"] == "<redacted: environment variable JHUBCTL_API_TOKEN>"
     assert main(["--config", "missing.yaml", "status"], env) == ExitCode.USAGE
     assert "missing.yaml" in err.getvalue()
+    assert main(["exec", "--help"], env) == 0  # typer's own help and usage errors too
+    assert "Usage" in out.getvalue()
+    assert main(["exec", "--no-such-flag"], env) == ExitCode.USAGE
+    assert "--no-such-flag" in err.getvalue()
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
 
@@ -206,21 +210,6 @@ def test_everything_goes_through_the_injected_environment(capsys: pytest.Capture
 # --- validation before any hub --------------------------------------------------------------------
 
 BAD_IDS = ["../x", "a/b", ""]
-
-
-@pytest.fixture
-def no_hub_requests(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    """Records (and refuses) any request to a hub, so a test proves none was attempted."""
-    from jhubctl.hubapi.client import HubClient
-
-    calls: list[tuple[str, str]] = []
-
-    def refuse(self, method: str, path: str, **kwargs):
-        calls.append((method, path))
-        raise AssertionError(f"contacted the hub: {method} {path}")
-
-    monkeypatch.setattr(HubClient, "request", refuse)
-    return calls
 
 
 @pytest.mark.parametrize("conversation", BAD_IDS)

@@ -37,8 +37,9 @@ def start_hub(state_dir: Path, config: str = "target: local\n") -> RunningHub:
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir.parent / "jhubctl.yaml").write_text(config)
     loaded = load_config(state_dir.parent / "jhubctl.yaml", state_dir, environ={})
-    hub, started = HubProcess(loaded).start()
-    assert started
+    done = HubProcess(loaded).start()
+    assert done.started
+    hub = done.hub
     token = Secrets(state_dir, environ={}).api_token()
     assert token
     return RunningHub(loaded, hub, token)

@@ -55,8 +55,9 @@ def test_up_smoke_down_then_up_again_keeps_the_data(cli, tmp_path: Path) -> None
     code, out, _ = cli("status", "--json")
     assert json.loads(out)["hub"]["health"] == "not running"
     assert json.loads(out)["steps"]["local-hub"]["status"] == "stopped"
+    assert "pid" not in json.loads(out)["steps"]["local-hub"]["outputs"]
     code, _, err = cli("down")
-    assert code == 6 and "no local hub is running" in err
+    assert code == 0 and "nothing to stop" in err
 
     code, out, err = cli("up", "--no-smoke-test", "--json")
     assert code == 0 and json.loads(out)["started"] is True

@@ -113,6 +113,7 @@ def test_lost_answer_to_a_create_fails_cleanly_and_a_rerun_converges(make_env, t
     env.fake.faults.inject(500, "InternalServerError", "answer lost", method="PUT", path_contains=LOST_CREATES[target],
                            after=True)
     code, _, err = env.provision()
+    assert env.fake.faults.count(500) == 1, "the answer was never lost: the test proves nothing"
     if code != 0:
         assert_clean_failure(code, err)
     env.provision_ok()

@@ -90,6 +90,66 @@ def test_yaml_syntax_error_through_the_cli_exits_2(cli, tmp_path: Path) -> None:
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("text", "key", "lines"),
+    [
+        ("target: local\nname: a\ntarget: azure\n", "target", (1, 3)),
+        ("hub:\n  cull:\n    timeout: 600\n    every: 60\n    timeout: 60\n", "timeout", (3, 5)),
+    ],
+)
+def test_a_duplicate_key_is_refused_naming_the_key_and_both_lines(cli, tmp_path: Path, text: str, key: str,
+                                                                   lines: tuple[int, int]) -> None:
+    """YAML itself keeps the last one silently: the operator meant one of them and must say which."""
+    write(tmp_path / "jhubctl.yaml", text)
+    code, out, err = cli("config", "validate")
+    assert code == ExitCode.USAGE and out == ""
+    assert f"key '{key}' appears twice, on line {lines[0]} and line {lines[1]}" in err
+    assert "jhubctl.yaml" in err and "Traceback" not in err
+
+
+def test_the_same_key_in_two_sections_is_fine(tmp_path: Path) -> None:
+    path = write(tmp_path / "jhubctl.yaml", "hub:\n  cull:\n    timeout: 600\nservers:\n  start_timeout: 30\n")
+    assert load_config(path, environ={}).config.hub.cull.timeout == 600
+
+
+def test_a_file_that_is_not_utf8_is_exit_2_with_the_byte_offset(cli, tmp_path: Path) -> None:
+    (tmp_path / "jhubctl.yaml").write_bytes(b"target: local\nname: j\xe9hub\n")
+    code, out, err = cli("config", "validate")
+    assert code == ExitCode.USAGE and out == ""
+    assert "jhubctl.yaml" in err and "not UTF-8" in err and "byte offset 21" in err
+    assert "unexpected" not in err
+
+
+def test_a_config_that_is_a_directory_says_so(cli, tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    code, _, err = cli("-c", str(tmp_path / "etc"), "status")
+    assert code == ExitCode.USAGE and "is a directory" in err and "does not exist" not in err
+
+
+@pytest.mark.parametrize("option", ["--state-dir", "--config"])
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_path_option_is_refused_not_taken_as_the_current_folder(cli, tmp_path: Path, option: str,
+                                                                         value: str) -> None:
+    code, _, err = cli(option, value, "status")
+    assert code == ExitCode.USAGE and option in err and "empty" in err
+    assert not (tmp_path / "state.json").exists() and not (tmp_path / ".jhubctl").exists()
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan"])
+@pytest.mark.parametrize("key", ["exec_timeout", "start_timeout", "iopub_data_rate_limit"])
+def test_infinite_or_nan_numbers_are_refused(value: str, key: str, tmp_path: Path) -> None:
+    path = write(tmp_path / "jhubctl.yaml", f"servers:\n  {key}: {value}\n")
+    with pytest.raises(ConfigError, match=f"servers.{key}"):
+        load_config(path, environ={})
+
+
+def test_the_output_limits_reach_every_user_servers_arguments() -> None:
+    servers = parse_config({"servers": {"iopub_data_rate_limit": 0, "iopub_msg_rate_limit": 50}}).servers
+    assert servers.server_args() == ["--ZMQChannelsWebsocketConnection.iopub_data_rate_limit=0.0",
+                                     "--ZMQChannelsWebsocketConnection.iopub_msg_rate_limit=50.0"]
+    assert parse_config({}).servers.cell_output_limit == 5_000_000
+
+
 def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
     path = write(tmp_path / "jhubctl.yaml", "- target\n- local\n")
     with pytest.raises(ConfigError, match="mapping"):

@@ -149,3 +149,40 @@ def test_spawner_timeouts_follow_servers_config(tmp_path: Path, monkeypatch: pyt
     c = load(rendered(tmp_path, parse_config({"servers": {"start_timeout": 90}})), monkeypatch)
     assert c.Spawner.start_timeout == 90
     assert c.Spawner.http_timeout == 90
+
+
+def test_every_process_the_hub_starts_carries_the_marker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The culler gets it in its service environment (services do not inherit the hub's), servers keep it
+    from the hub's environment (kernels inherit theirs): `down` finds them all after a hub crash."""
+    from traitlets.config import LazyConfigValue
+
+    from jupyterhub.spawner import Spawner
+
+    c = load(rendered(tmp_path), monkeypatch)
+    assert service(c, "idle-culler")["environment"] == {"JHUBCTL_LOCAL_HUB": str(tmp_path / "local")}
+    keep = c.Spawner.env_keep
+    assert isinstance(keep, LazyConfigValue)
+    assert keep.get_value(Spawner().env_keep)[-1] == "JHUBCTL_LOCAL_HUB"
+    assert "PATH" in keep.get_value(Spawner().env_keep)  # the defaults stay
+
+
+def test_user_servers_get_the_output_limits_and_the_no_delay_websocket(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    config = parse_config({"servers": {"iopub_data_rate_limit": 5e6, "iopub_msg_rate_limit": 0}})
+    args = load(rendered(tmp_path, config), monkeypatch).Spawner.args
+    assert "--ZMQChannelsWebsocketConnection.iopub_data_rate_limit=5000000.0" in args
+    assert "--ZMQChannelsWebsocketConnection.iopub_msg_rate_limit=0.0" in args
+    [ws] = [a for a in args if a.startswith("--ServerApp.kernel_websocket_connection_class=")]
+    module, _, name = ws.split("=", 1)[1].rpartition(".")
+    assert hasattr(importlib.import_module(module), name)
+
+
+def test_the_default_proxy_is_the_one_that_answers_subprotocols() -> None:
+    import sys
+
+    from jhubctl.local.process import proxy_command
+
+    assert proxy_command(None) == [sys.executable, "-m", "jhubctl.local.proxy"]
+    assert proxy_command("/opt/node/bin/configurable-http-proxy") == ["/opt/node/bin/configurable-http-proxy"]

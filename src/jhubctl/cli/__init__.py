@@ -7,9 +7,10 @@ so `jhubctl --help` and shell completion stay instant.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, get_args
 
 import typer
 
@@ -35,20 +36,27 @@ def _version(ctx: typer.Context, value: bool) -> None:
         raise typer.Exit()
 
 
+def _path(value: str | None) -> str | None:
+    """An empty path would silently mean the current folder."""
+    if value is not None and not value.strip():
+        raise typer.BadParameter("must not be empty (leave the option out for the default)")
+    return value
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
     config: Annotated[
-        Path | None,
-        typer.Option("--config", "-c", envvar="JHUBCTL_CONFIG", help="Config file (default: ./jhubctl.yaml).",
-                     show_envvar=True),
+        str | None,
+        typer.Option("--config", "-c", envvar="JHUBCTL_CONFIG", metavar="PATH", callback=_path,
+                     help="Config file (default: ./jhubctl.yaml).", show_envvar=True),
     ] = None,
     state_dir: Annotated[
-        Path | None,
-        typer.Option("--state-dir", envvar="JHUBCTL_STATE_DIR", show_envvar=True,
+        str | None,
+        typer.Option("--state-dir", envvar="JHUBCTL_STATE_DIR", show_envvar=True, metavar="PATH", callback=_path,
                      help="State directory (default: .jhubctl beside the config)."),
     ] = None,
-    output: Annotated[str, typer.Option("--output", "-o", help="Output format: text or json.")] = "text",
+    output: Annotated[str, typer.Option("--output", "-o", metavar="FORMAT", help="Output format: text or json.")] = "text",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and data.")] = False,
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr.")] = 0,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
@@ -68,7 +76,9 @@ def root(
     if output not in ("text", "json"):
         raise typer.BadParameter("must be 'text' or 'json'", param_hint="'--output' / '-o'")
     actx = app_context(ctx)
-    actx.config_path, actx.state_dir, actx.output_format = config, state_dir, output
+    actx.config_path = Path(config) if config is not None else None
+    actx.state_dir = Path(state_dir) if state_dir is not None else None
+    actx.output_format = output
     actx.quiet, actx.verbose, actx.debug, actx.color = quiet, verbose, debug, color
     actx.kubeconfig, actx.kube_context = kubeconfig, context
 
@@ -84,6 +94,40 @@ def _register() -> None:
 _register()
 
 
+#: Metavars for options that name none: conventional words, not Python types (`<float>`, `<list[str]>`).
+METAVARS = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "Path": "PATH"}
+
+
+def conventional_metavars(command: Any) -> None:
+    """Flags show no value, arguments their name (`USER`, `[USER]`), other options a word such as TEXT or
+    PATH. typer would show Python types; these are per-instance overrides of its display methods."""
+    for param in command.params:
+        if param.param_type_name == "argument":
+            name = param.metavar = param.metavar or param.name.upper()
+            piece = name if param.required else f"[{name}]"
+            param.display_type_rich = lambda ctx: None
+            param.get_usage_pieces = lambda ctx, piece=piece: [piece]
+        elif param.is_flag or param.count:
+            param.metavar = ""
+        elif param.metavar is None:
+            annotation = param.type_descriptor.annotation
+            while get_args(annotation):  # list[str], str | None
+                annotation = next(a for a in get_args(annotation) if a is not type(None))
+            name = getattr(annotation, "__name__", "TEXT")
+            param.metavar = METAVARS.get(name, name.upper())
+    help_option = command.get_help_option
+
+    def get_help_option(ctx: Any) -> Any:
+        option = help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = get_help_option
+    for sub in (getattr(command, "commands", None) or {}).values():
+        conventional_metavars(sub)
+
+
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     """Run the CLI; returns the exit code. Tests call this in-process, with their own `env` if they need one."""
     try:
@@ -93,10 +137,13 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
 
     actx = AppContext(env or Environment())
     command = typer.main.get_command(app)
+    conventional_metavars(command)
     try:
-        # Without standalone mode click returns the code of a typer.Exit raised inside a command.
-        code = command.main(args=argv if argv is not None else sys.argv[1:], prog_name="jhubctl",
-                            standalone_mode=False, obj=actx)
+        # Without standalone mode click returns the code of a typer.Exit raised inside a command. What
+        # typer and click print themselves (help, usage) goes to the environment's streams too.
+        with contextlib.redirect_stdout(actx.env.stdout), contextlib.redirect_stderr(actx.env.stderr):
+            code = command.main(args=argv if argv is not None else sys.argv[1:], prog_name="jhubctl",
+                                standalone_mode=False, obj=actx)
     except typer.Exit as exc:
         return exc.exit_code
     except ClickException as exc:

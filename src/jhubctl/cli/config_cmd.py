@@ -28,16 +28,19 @@ def show(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
 
 
 @app.command("validate")
-def validate(ctx: typer.Context) -> None:
+def validate(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
     """Check the config file and exit 0 if it is valid (exit 2 with the first problem otherwise)."""
     actx = app_context(ctx)
+    out = actx.output(json_flag)
     loaded = actx.loaded
-    actx.output().success(f"{loaded.path or 'built-in defaults'}: valid (target {loaded.config.target})")
+    source = str(loaded.path or "built-in defaults")
+    out.success(f"{source}: valid (target {loaded.config.target})")
+    out.data({"valid": True, "source": source, "target": loaded.config.target})
 
 
 @app.command("schema")
-def schema(ctx: typer.Context) -> None:
-    """Print the config's JSON schema (for editors: yaml-language-server, VS Code)."""
+def schema(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
+    """Print the config's JSON schema (for editors: yaml-language-server, VS Code); JSON either way."""
     from ..config import Config
 
-    app_context(ctx).output().text(json.dumps(Config.model_json_schema(), indent=2))
+    app_context(ctx).output(json_flag).text(json.dumps(Config.model_json_schema(), indent=2))

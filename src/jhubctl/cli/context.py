@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -62,3 +63,14 @@ def app_context(ctx: typer.Context) -> AppContext:
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine output on stdout (same as -o json).")]
+
+
+def positive_seconds(value: float | None) -> float | None:
+    """Checked at parse time: -1, 0, nan and inf are mistakes, not 'no limit' or 'the default'."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"{value:g} is not a number of seconds > 0 (leave it out for the configured default)")
+    return value
+
+
+def seconds_option(help: str) -> typer.models.OptionInfo:
+    return typer.Option("--timeout", metavar="SECONDS", callback=positive_seconds, help=help)

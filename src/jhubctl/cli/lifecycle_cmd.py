@@ -32,7 +32,7 @@ def up(
     lines = [f"hub URL:   {result.url}"]
     if "token_source" in result.facts:
         lines.append(f"API token: {result.facts['token_source']} (`jhubctl token` prints it)")
-    if "notebook" in result.facts:
+    if result.facts.get("notebook"):
         lines.append(f"notebook:  {result.facts['notebook']}")
     out.data(result.as_dict(), "\n".join(lines))
 

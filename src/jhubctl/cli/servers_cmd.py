@@ -7,14 +7,19 @@ from typing import Annotated
 
 import typer
 
-from .context import JsonFlag, app_context
+from ..errors import ExitCode
+from .context import JsonFlag, app_context, seconds_option
 
-User = Annotated[str, typer.Argument(help="Hub user name (a-z, 0-9, '-', '_'; case folded).")]
-Conversation = Annotated[str, typer.Argument(help="Conversation id; its server and folder are named after it.")]
-Timeout = Annotated[float | None, typer.Option("--timeout", help="Seconds to wait (default: from config).")]
+User = Annotated[str, typer.Argument(metavar="USER", help="Hub user name (a-z, 0-9, '-', '_'; case folded).")]
+Conversation = Annotated[str, typer.Argument(metavar="CONVERSATION",
+                                             help="Conversation id; its server and folder are named after it.")]
+StartTimeout = Annotated[float | None, seconds_option("Seconds the server may take to be ready "
+                                                       "(default: servers.start_timeout, 300).")]
+ExecTimeout = Annotated[float | None, seconds_option("Seconds the code may run before the kernel is interrupted "
+                                                      "(default: servers.exec_timeout, 60).")]
 
 
-def start_server(ctx: typer.Context, user: User, conversation: Conversation, timeout: Timeout = None,
+def start_server(ctx: typer.Context, user: User, conversation: Conversation, timeout: StartTimeout = None,
                  json_flag: JsonFlag = False) -> None:
     """Start (or find running) the server of USER's CONVERSATION and print its URL."""
     from ..hubapi.connect import connect
@@ -84,23 +89,39 @@ def servers(
         ["USER", "CONVERSATION", "READY", "PENDING", "LAST ACTIVITY", "URL"],
         [[s.user, s.conversation + ("" if s.name else " (default server)"), "yes" if s.ready else "no", s.pending or "", s.last_activity, s.url]
          for s in found],
+        whole=["URL"],
     )
+
+
+#: What `exec` says and exits with for each way an execution can end (hubapi.kernel.STATUSES).
+OUTCOMES = {
+    "ok": ("", ExitCode.OK),
+    "error": ("", ExitCode.CODE_ERROR),
+    "timeout": ("timed out after {timeout:g} s; the kernel was interrupted and stays usable", ExitCode.TIMEOUT),
+    "interrupted": ("interrupted: the kernel was interrupted and the cell recorded as such", ExitCode.INTERRUPTED),
+    "died": ("the kernel died running this code and was restarted: its variables are lost; the cell is recorded "
+             "with the error", ExitCode.KERNEL_DIED),
+    "output_dropped": ("the server's output rate limit dropped some output (raise servers.iopub_data_rate_limit "
+                       "or servers.iopub_msg_rate_limit, or print less)", ExitCode.OUTPUT_DROPPED),
+}
 
 
 def exec_(
     ctx: typer.Context, user: User, conversation: Conversation,
-    code: Annotated[str | None, typer.Option("--code", help="Code to run.")] = None,
-    file: Annotated[Path | None, typer.Option("--file", help="File with the code to run ('-' = stdin).",
+    code: Annotated[str | None, typer.Option("--code", metavar="CODE", help="Code to run.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", metavar="PATH", help="File with the code to run ('-' = stdin).",
                                               allow_dash=True)] = None,
-    timeout: Timeout = None,
-    output_dir: Annotated[Path | None, typer.Option("--output-dir", help="Where images go (default: state dir).")] = None,
+    timeout: ExecTimeout = None,
+    output_dir: Annotated[Path | None, typer.Option("--output-dir", metavar="DIR",
+                                                    help="Where image outputs are written "
+                                                         "(default: <state dir>/outputs/<user>).")] = None,
     json_flag: JsonFlag = False,
 ) -> None:
     """Run code in USER's CONVERSATION (starting its server if needed) and append it to the notebook.
 
-    Exit 0 when the code ran, 3 when it raised, 4 when it timed out and was interrupted.
+    Exit 0 ran, 3 raised, 4 timed out, 7 the kernel died, 8 output dropped, 130 Ctrl-C; the cell is always recorded.
     """
-    from ..errors import ExitCode, UsageError
+    from ..errors import UsageError
     from ..hubapi.connect import connect
     from ..interpreter import Interpreter, validate
 
@@ -116,17 +137,18 @@ def exec_(
             raise UsageError(f"--file {file}: {exc.strerror}") from None
     assert code is not None
     servers = actx.loaded.config.servers
+    seconds = timeout or servers.exec_timeout
     with connect(actx.loaded) as hub, Interpreter(
-        hub, user, conversation, start_timeout=servers.start_timeout, idle_timeout=servers.progress_idle_timeout
+        hub, user, conversation, start_timeout=servers.start_timeout, idle_timeout=servers.progress_idle_timeout,
+        cell_output_limit=servers.cell_output_limit,
     ) as it:
         with out.progress(f"running in {it.user}/{it.conversation}", total=100) as bar:
-            result = it.execute(code, timeout or servers.exec_timeout,
-                                on_progress=lambda e: bar.update(e.get("progress"), e.get("message")))
+            result = it.execute(code, seconds, on_progress=lambda e: bar.update(e.get("progress"), e.get("message")))
     images_dir = output_dir or actx.loaded.state_dir / "outputs" / it.user
     for path in result.save_images(images_dir):
         out.info(f"image written: {path}")
     if out.json_mode:
-        out.data(result.as_dict())
+        out.data(result.as_dict(colour=False))
     else:
         out.stream(result.stdout)
         for output in result.outputs:
@@ -137,11 +159,11 @@ def exec_(
             out.stream(result.stderr, stderr=True)
         if result.error:
             out.ansi("\n".join(result.error.get("traceback") or []))
-    if result.status == "timeout":
-        out.warn(f"timed out after {timeout or servers.exec_timeout:g} s; the kernel was interrupted and stays usable")
-        raise typer.Exit(ExitCode.TIMEOUT)
-    if result.status == "error":
-        raise typer.Exit(ExitCode.CODE_ERROR)
+    message, exit_code = OUTCOMES[result.status]
+    if message:
+        out.warn(message.format(timeout=seconds))
+    if exit_code:
+        raise typer.Exit(exit_code)
 
 
 def register(app: typer.Typer) -> None:

@@ -20,6 +20,8 @@ def status(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
     hub = report["hub"]
     out.text(f"target: {report['target']}   state: {report['state_dir']}")
     out.text(f"hub: {hub['health']}" + (f" at {hub['url']}" if hub.get("url") else ""))
+    for proc in hub.get("leftovers") or []:
+        out.text(f"  leftover {proc['role']} pid {proc['pid']}: {proc['command']}")
     if not report["steps"]:
         out.info("no steps recorded yet")
         return
@@ -31,17 +33,23 @@ def status(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
         if s["outputs"] or s["error"]:
             out.text(f"\n{name}:")
         for key, value in s["outputs"].items():
-            out.text(f"  {key}: {value}")
+            out.text(f"  {key}: {'-' if value is None else value}")
         if s["error"]:
             out.text(f"  error: {s['error']}")
 
 
-def token(ctx: typer.Context) -> None:
+def token(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
     """Print the hub API token (for the assistant's .env); created on first use."""
     from ..state import Secrets
 
     actx = app_context(ctx)
-    actx.output().text(str(Secrets(actx.loaded.state_dir, actx.loaded.environ).api_token()))
+    out = actx.output(json_flag)
+    secrets = Secrets(actx.loaded.state_dir, actx.loaded.environ)
+    token = str(secrets.api_token())
+    if out.json_mode:
+        out.data({"token": token, "source": secrets.api_token_source()})
+    else:
+        out.text(token)
 
 
 def register(app: typer.Typer) -> None:

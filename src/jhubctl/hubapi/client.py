@@ -69,9 +69,14 @@ def _message(resp: httpx.Response) -> str:
 
 
 def token_client(base_url: str, token: str, timeout: float, transport: httpx.BaseTransport | None) -> httpx.Client:
-    """httpx with the token in a header, never in a URL (URLs end up in proxy and access logs)."""
+    """httpx with the token in a header, never in a URL (URLs end up in proxy and access logs).
+
+    A plain-http hub (the local one) gets no CA bundle: there is no TLS to verify, and loading the bundle
+    costs more than a whole execution. Redirects are not followed, so a request never moves to https.
+    """
     return httpx.Client(
-        base_url=base_url, headers={"Authorization": f"token {token}"}, timeout=timeout, transport=transport
+        base_url=base_url, headers={"Authorization": f"token {token}"}, timeout=timeout, transport=transport,
+        verify=not base_url.startswith("http://"),
     )
 
 

@@ -1,8 +1,9 @@
 """Running code in a Jupyter kernel over the server's websocket (the kernel protocol, JSON framing).
 
 Outputs are collected as nbformat output dicts from the start, so the same objects go to the caller and
-into the notebook. On timeout the kernel is interrupted through the REST API and its reply awaited, so
-the next execution finds an idle kernel instead of a queue behind runaway code.
+into the notebook. On timeout or Ctrl-C the kernel is interrupted through the REST API and its reply
+awaited, so the next execution finds an idle kernel instead of a queue behind runaway code. A kernel that
+dies is seen from the server's `restarting`/`dead` status at once, not after the timeout.
 """
 
 from __future__ import annotations
@@ -24,10 +25,24 @@ from .client import HubError
 #: Seconds to wait for the kernel to acknowledge an interrupt before declaring it wedged.
 INTERRUPT_GRACE = 15.0
 
+#: How an execution ended, most telling first when several apply. `died`: the kernel process exited and
+#: the server restarted it (variables are lost); `output_dropped`: the server's IOPub rate limit dropped
+#: output, so what was collected is incomplete.
+STATUSES = ("died", "interrupted", "timeout", "error", "output_dropped", "ok")
+
+#: What jupyter-server writes to the cell's stderr when its IOPub rate limit drops output.
+RATE_LIMIT_NOTICES = ("IOPub data rate exceeded.", "IOPub message rate exceeded.")
+
+#: The kernel's lifecycle states (iopub `status`, sent without a parent) that end any execution.
+DEATH_STATES = {
+    "restarting": "the kernel died while running this cell and was restarted: its variables are lost",
+    "dead": "the kernel died while running this cell and could not be restarted",
+}
+
 
 @dataclass
 class Execution:
-    status: str  # ok | error | timeout
+    status: str  # one of STATUSES
     execution_count: int | None
     outputs: list[dict[str, Any]] = field(default_factory=list)
     error: dict[str, Any] | None = None
@@ -82,6 +97,7 @@ class _Collector:
         self.outputs: list[dict[str, Any]] = []
         self.error: dict[str, Any] | None = None
         self.execution_count: int | None = None
+        self.dropped = False  # the server's rate limit dropped some output
         self._clear_on_next = False
 
     def _add(self, output: dict[str, Any]) -> None:
@@ -94,6 +110,8 @@ class _Collector:
         if msg_type == "execute_input":
             self.execution_count = content.get("execution_count")
         elif msg_type == "stream":
+            if content["name"] == "stderr" and content["text"].startswith(RATE_LIMIT_NOTICES):
+                self.dropped = True
             last = self.outputs[-1] if self.outputs and not self._clear_on_next else None
             if last and last["output_type"] == "stream" and last["name"] == content["name"]:
                 last["text"] += content["text"]
@@ -115,9 +133,11 @@ class _Collector:
 
 
 class KernelChannel:
-    """One websocket to one kernel. `interrupt` is injected (a REST call) to keep this class free of HTTP."""
+    """One websocket to one kernel. `interrupt` is injected (a REST call) to keep this class free of HTTP,
+    and so is `connect` (websockets' own by default), so tests can put a scripted kernel behind it."""
 
-    def __init__(self, ws_url: str, token: str, interrupt: Callable[[], None], *, open_timeout: float = 30.0):
+    def __init__(self, ws_url: str, token: str, interrupt: Callable[[], None], *, open_timeout: float = 30.0,
+                 connect: Callable[..., Any] = connect):
         self.session = uuid.uuid4().hex
         self._interrupt = interrupt
         self._stack = ExitStack()  # websockets wants connect() used as a context manager
@@ -136,7 +156,13 @@ class KernelChannel:
     def close(self) -> None:
         self._stack.close()
 
+    def _interrupt_within(self, grace: float) -> float:
+        self._interrupt()
+        return time.monotonic() + grace
+
     def execute(self, code: str, timeout: float) -> Execution:
+        """Run `code`; after `timeout` s, or on Ctrl-C (KeyboardInterrupt), interrupt the kernel and collect
+        what it sends until it is idle, so the cell can still be recorded. A second Ctrl-C gives up."""
         began = time.monotonic()
         request = execute_request(self.session, code)
         msg_id = request["header"]["msg_id"]
@@ -144,40 +170,69 @@ class KernelChannel:
         collector = _Collector()
         reply: dict[str, Any] | None = None
         idle = False
-        timed_out = False
+        cause: str | None = None  # timeout | interrupted: why the kernel was interrupted
+        death: str | None = None
         deadline = began + timeout
-        while reply is None or not idle:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                if timed_out:
-                    raise HubError("the kernel did not answer an interrupt; restart it (stop-server, then exec again)")
-                timed_out = True
-                self._interrupt()
-                deadline = time.monotonic() + INTERRUPT_GRACE
-                continue
+        while (reply is None or not idle) and death is None:
             try:
-                raw = self.ws.recv(timeout=remaining)
-            except TimeoutError:
+                msg = self._receive(deadline)
+            except KeyboardInterrupt:
+                if cause is not None:
+                    raise
+                cause, deadline = "interrupted", self._interrupt_within(INTERRUPT_GRACE)
                 continue
-            except WebSocketException as exc:
-                raise HubError(f"the kernel websocket closed during execution ({exc})") from None
-            msg = json.loads(raw)
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+            if msg is None:
+                if cause is not None:
+                    raise HubError("the kernel did not answer an interrupt; restart it (stop-server, then exec again)")
+                cause, deadline = "timeout", self._interrupt_within(INTERRUPT_GRACE)
                 continue
             msg_type = msg["header"]["msg_type"]
+            if msg.get("channel") == "iopub" and msg_type == "status":
+                state = msg["content"].get("execution_state")
+                if state in DEATH_STATES:  # the server's own message, with no parent: the kernel is gone
+                    death = state
+                elif msg.get("parent_header", {}).get("msg_id") == msg_id:
+                    idle = state == "idle"
+                continue
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
             if msg.get("channel") == "shell" and msg_type == "execute_reply":
                 reply = msg["content"]
             elif msg.get("channel") == "iopub":
-                if msg_type == "status":
-                    idle = msg["content"].get("execution_state") == "idle"
-                else:
-                    collector.feed(msg_type, msg["content"])
+                collector.feed(msg_type, msg["content"])
+        return self._result(collector, reply or {}, cause, death, time.monotonic() - began)
+
+    def _receive(self, deadline: float) -> dict[str, Any] | None:
+        """The next message, or None once `deadline` has passed."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        try:
+            raw = self.ws.recv(timeout=remaining)
+        except TimeoutError:
+            return None
+        except WebSocketException as exc:
+            raise HubError(f"the kernel websocket closed during execution ({exc})") from None
+        return json.loads(raw)
+
+    @staticmethod
+    def _result(collector: _Collector, reply: dict[str, Any], cause: str | None, death: str | None,
+                seconds: float) -> Execution:
         count = reply.get("execution_count", collector.execution_count)
         for output in collector.outputs:
             if output["output_type"] == "execute_result" and output.get("execution_count") is None:
                 output["execution_count"] = count
-        status = "timeout" if timed_out else ("ok" if reply.get("status") == "ok" else "error")
         error = collector.error
+        if death is not None:
+            error = {"ename": "KernelDied", "evalue": DEATH_STATES[death], "traceback": [f"KernelDied: {DEATH_STATES[death]}"]}
+            collector.outputs.append({"output_type": "error", **error})
+            status = "died"
+        elif cause is not None:
+            status = cause
+        elif reply.get("status") not in (None, "ok"):
+            status = "error"
+        else:
+            status = "output_dropped" if collector.dropped else "ok"
         if status == "error" and error is None:
             error = {k: reply.get(k) for k in ("ename", "evalue", "traceback")}
-        return Execution(status, count, collector.outputs, error, time.monotonic() - began)
+        return Execution(status, count, collector.outputs, error, seconds)

@@ -11,26 +11,45 @@ from .client import HubError, token_client
 
 
 class ServerClient:
-    def __init__(self, base_url: str, token: str, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None):
+    """The server's REST API. `http` is the hub client's connection pool when given (same host, same
+    token): one pool per process, and for an https hub one CA bundle loaded, not two."""
+
+    def __init__(self, base_url: str, token: str, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None,
+                 http: httpx.Client | None = None):
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.token = token
-        self.http = token_client(f"{self.base_url}api", token, timeout, transport)
+        self._own = http is None
+        self.http = http if http is not None else token_client(f"{self.base_url}api", token, timeout, transport)
 
     def close(self) -> None:
-        self.http.close()
+        if self._own:
+            self.http.close()
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
-            resp = self.http.request(method, path, **kwargs)
+            resp = self.http.request(method, f"{self.base_url}api{path}", **kwargs)
         except httpx.TransportError as exc:
             raise HubError(f"cannot reach the user server at {self.base_url} ({exc})") from None
         if resp.status_code >= 400 and resp.status_code != 404:
             raise HubError(f"user server answered {resp.status_code} to {method} {path}: {resp.text.strip()[:300]}")
         return resp
 
-    def kernel_session(self, notebook: str, kernel_name: str = "python3") -> dict[str, Any]:
+    def sessions(self) -> list[dict[str, Any]] | None:
+        """The server's sessions, or None if no server answers here (the hub redirects a stopped one's URL)."""
+        try:
+            resp = self.http.get(f"{self.base_url}api/sessions")
+        except httpx.TransportError:
+            return None
+        if resp.status_code != 200 or not resp.headers.get("content-type", "").startswith("application/json"):
+            return None
+        return resp.json()
+
+    def kernel_session(self, notebook: str, kernel_name: str = "python3",
+                       sessions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """The session of `notebook`, created if missing: one kernel per conversation, kept across calls."""
-        for session in self._request("GET", "/sessions").json():
+        if sessions is None:
+            sessions = self._request("GET", "/sessions").json()
+        for session in sessions:
             if session.get("path") == notebook and session.get("kernel"):
                 return session
         body = {"path": notebook, "name": notebook, "type": "notebook", "kernel": {"name": kernel_name}}

@@ -16,6 +16,11 @@ from ..config import Config
 from ..services import API_SERVICE_SCOPES, CULLER_SERVICE, culler_args, culler_scopes
 
 SERVICE_TOKEN_ENV = "JHUBCTL_SERVICE_TOKEN"
+#: Set to the hub's work dir in the environment of the hub and of everything it starts (proxy, culler,
+#: servers and, by inheritance, kernels), so `local.process` can find them all from the state dir.
+MARKER_ENV = "JHUBCTL_LOCAL_HUB"
+#: Local servers answer kernel messages without Nagle's delay (see local/kernelws.py).
+KERNEL_WEBSOCKET = "--ServerApp.kernel_websocket_connection_class=jhubctl.local.kernelws.NoDelayConnection"
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,8 @@ def render(config: Config, *, ports: Ports, workdir: Path, data_root: Path, prox
     services: list[dict[str, object]] = [{"name": service}]
     roles: list[dict[str, object]] = [{"name": service, "scopes": API_SERVICE_SCOPES, "services": [service]}]
     if cull.enabled:
-        services.append({"name": CULLER_SERVICE, "command": [sys.executable, "-m", "jupyterhub_idle_culler", *culler_args(cull)]})
+        services.append({"name": CULLER_SERVICE, "command": [sys.executable, "-m", "jupyterhub_idle_culler", *culler_args(cull)],
+                         "environment": {MARKER_ENV: str(workdir)}})
         roles.append({"name": CULLER_SERVICE, "scopes": culler_scopes(cull), "services": [CULLER_SERVICE]})
 
     def j(value: object) -> str:
@@ -59,6 +65,8 @@ c.LocalConversationSpawner.data_root = {j(str(data_root))}
 c.Spawner.cmd = {j([sys.executable, "-m", "jupyterhub.singleuser"])}
 c.Spawner.start_timeout = {int(config.servers.start_timeout)}
 c.Spawner.http_timeout = {int(config.servers.start_timeout)}
+c.Spawner.args = {j([*config.servers.server_args(), KERNEL_WEBSOCKET])}
+c.Spawner.env_keep.append({j(MARKER_ENV)})  # process tracking: servers and their kernels carry the marker
 services = {j(services)}
 services[0]["api_token"] = os.environ[{j(SERVICE_TOKEN_ENV)}]
 c.JupyterHub.services = services

@@ -1,8 +1,12 @@
-"""Start, find and stop the local hub as a managed background process.
+"""Start, find and stop the local hub and every process it starts, from the state dir alone.
 
-The hub runs in its own session (Ctrl-C on jhubctl does not reach it) and its pid, ports and log are
-recorded in the journal step `local-hub`. A recorded pid is trusted only if that process still runs
-our config file, so a recycled pid is never signalled.
+The hub runs in its own session (Ctrl-C on jhubctl does not reach it); its pid, ports and log are
+recorded in the journal step `local-hub`. But the hub starts its proxy, culler, user servers and their
+kernels each in a session of its own, and a hub killed with SIGKILL leaves them all running, re-parented
+to init. So each of them carries a marker in its environment, `JHUBCTL_LOCAL_HUB=<state>/local`, which
+children inherit: `tracked()` finds them by that marker (or, for the hub, by its config file on the
+command line), whoever their parent is now. A pid is signalled only after its start time is checked
+again, so a recycled pid is never hit.
 """
 
 from __future__ import annotations
@@ -14,16 +18,20 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Loaded
-from ..errors import JhubctlError, NotFoundError
+from ..errors import JhubctlError
 from ..hubapi.client import probe
 from ..state import Journal, Secrets, ensure_private_dir, write_private
-from .hubconfig import SERVICE_TOKEN_ENV, Ports, render
+from .hubconfig import MARKER_ENV, SERVICE_TOKEN_ENV, Ports, render
 
 STEP = "local-hub"
+#: Seconds the hub gets to stop its servers and proxy on SIGTERM, and everything else before SIGKILL.
+HUB_GRACE = 30.0
+GRACE = 5.0
 
 
 @dataclass(frozen=True)
@@ -39,59 +47,166 @@ class LocalHub:
                 "data_root": str(self.data_root)}
 
 
+@dataclass(frozen=True)
+class Tracked:
+    """A process of this state dir's hub: its pid, what it is, and when it started (to re-check the pid)."""
+
+    pid: int
+    ppid: int
+    role: str  # hub | proxy | culler | server | kernel | other
+    command: str
+    started: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"pid": self.pid, "role": self.role, "command": self.command}
+
+
+@dataclass(frozen=True)
+class Started:
+    """What `start` did: the hub, whether it started it now, and the leftovers of a dead hub it ended first."""
+
+    hub: LocalHub
+    started: bool
+    ended: list[Tracked]
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """What `stop` did: the hub it stopped (if one ran) and every other process it had to end itself."""
+
+    hub: LocalHub | None
+    ended: list[Tracked]
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
 
 
-def _is_node_script(path: str) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return b"node" in fh.readline()
-    except OSError:
-        return False
-
-
 def proxy_command(configured: str | None) -> list[str]:
-    """The node proxy if one is on PATH (the reference implementation), else the Python port from PyPI."""
-    if configured:
-        return [configured]
-    candidates = [
-        os.path.join(d, "configurable-http-proxy") for d in os.environ.get("PATH", "").split(os.pathsep) if d
-    ]
-    found = [c for c in candidates if os.access(c, os.X_OK)]
-    for path in found:
-        if _is_node_script(path):
-            return [path]
-    beside = Path(sys.executable).parent / "configurable-http-proxy"
-    if found:
-        return [found[0]]
-    if beside.exists():
-        return [str(beside)]
-    raise JhubctlError(
-        "configurable-http-proxy is not installed",
-        hint="pip install 'jhubctl[local]' (or npm install -g configurable-http-proxy)",
-    )
+    """`local.proxy_command` if set, else jhubctl's patch of the PyPI proxy (see local/proxy.py)."""
+    return [configured] if configured else [sys.executable, "-m", "jhubctl.local.proxy"]
 
 
-def _runs_config(pid: int, config_file: Path) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
+def _role(argv: list[str], config_file: Path) -> str:
+    line = " ".join(argv)
+    for needle, role in ((str(config_file), "hub"), ("configurable-http-proxy", "proxy"),
+                         ("jhubctl.local.proxy", "proxy"), ("jupyterhub_idle_culler", "culler"),
+                         ("jupyterhub.singleuser", "server"), ("jupyterhub-singleuser", "server"),
+                         ("ipykernel", "kernel")):
+        if needle in line:
+            return role
+    return "other"
+
+
+def _proc_table() -> Iterator[tuple[int, int, str, list[str], set[str]]]:
+    """(pid, ppid, start time, argv, environment entries) of every process we may read, from /proc."""
+    me = os.getpid()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
         try:
-            os.kill(pid, 0)
+            stat = Path(entry.path, "stat").read_text()
+            environ = Path(entry.path, "environ").read_bytes()
+            argv = Path(entry.path, "cmdline").read_bytes()
+        except OSError:  # gone, or another user's
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "; comm may hold spaces
+        if fields[0] == "Z":
+            continue  # a zombie has exited; only its parent's wait is missing
+        yield (int(entry.name), int(fields[1]), fields[19],
+               [a.decode(errors="replace") for a in argv.split(b"\0") if a],
+               {e.decode(errors="replace") for e in environ.split(b"\0") if e})
+
+
+def _ps_table() -> Iterator[tuple[int, int, str, list[str], set[str]]]:
+    """The same from `ps` where there is no /proc (macOS): BSD `e` appends the environment to the command."""
+    done = subprocess.run(["ps", "axwwe", "-o", "pid=,ppid=,lstart=,command="], capture_output=True, text=True,
+                          check=False)
+    me = os.getpid()
+    for line in done.stdout.splitlines():
+        parts = line.split()
+        if len(parts) < 8 or not parts[0].isdigit() or int(parts[0]) == me:
+            continue
+        words = parts[7:]
+        yield int(parts[0]), int(parts[1]), " ".join(parts[2:7]), words, {w for w in words if "=" in w}
+
+
+def _start_time(pid: int) -> str | None:
+    """When `pid` started (None if it runs no more): with the pid, what identifies a process."""
+    if os.path.isdir("/proc"):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
         except OSError:
-            return False
-        return True  # no /proc (macOS): the pid exists; accept it
-    return str(config_file).encode() in cmdline
+            return None
+        fields = stat[stat.rindex(")") + 2:].split()
+        return None if fields[0] == "Z" else fields[19]
+    done = subprocess.run(["ps", "-o", "lstart=", "-p", str(pid)], capture_output=True, text=True, check=False)
+    return " ".join(done.stdout.split()) or None
+
+
+def tracked(workdir: Path, config_file: Path) -> list[Tracked]:
+    """Every live process of the hub that works in `workdir`: the hub itself and whatever carries its marker."""
+    marker = f"{MARKER_ENV}={workdir}"
+    table = _proc_table() if os.path.isdir("/proc") else _ps_table()
+    return [
+        Tracked(pid, ppid, _role(argv, config_file), " ".join(argv)[:200], started)
+        for pid, ppid, started, argv, environ in table
+        if marker in environ or str(config_file) in argv
+    ]
+
+
+def descendants(procs: list[Tracked], root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for proc in procs:
+        children.setdefault(proc.ppid, []).append(proc.pid)
+    found, todo = set(), [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _alive(proc: Tracked) -> bool:
+    return _start_time(proc.pid) == proc.started
+
+
+def _signal(proc: Tracked, sig: int) -> None:
+    if _alive(proc):
+        try:
+            os.kill(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def _wait(until: float, alive: Callable[[], bool]) -> bool:
+    """Wait until `alive()` is false (a zombie counts as ended); True if it ended in time."""
+    while time.monotonic() < until:
+        if not alive():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def end(procs: list[Tracked], grace: float = GRACE) -> None:
+    """SIGTERM all, then SIGKILL whatever still runs after `grace` seconds (each pid re-checked first)."""
+    for proc in procs:
+        _signal(proc, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        if not _wait(deadline, lambda p=proc: _alive(p)):
+            _signal(proc, signal.SIGKILL)
 
 
 class HubProcess:
     def __init__(self, loaded: Loaded):
         self.loaded = loaded
         self.config = loaded.config
-        self.workdir = loaded.state_dir / "local"
+        self.workdir = (loaded.state_dir / "local").absolute()
+        self.config_file = self.workdir / "jupyterhub_config.py"
         self.journal = Journal(loaded.state_dir)
         self.secrets = Secrets(loaded.state_dir, loaded.environ)
 
@@ -107,25 +222,40 @@ class HubProcess:
         out = record.outputs
         return LocalHub(out["url"], int(out["pid"]), Path(out["log"]), Path(out["config"]), Path(out["data_root"]))
 
-    def current(self) -> LocalHub | None:
+    def tracked(self) -> list[Tracked]:
+        return tracked(self.workdir, self.config_file)
+
+    def current(self, procs: list[Tracked] | None = None) -> LocalHub | None:
         """The recorded hub if it still runs (never trusts a pid that runs something else)."""
         hub = self.recorded()
-        return hub if hub is not None and _runs_config(hub.pid, hub.config_file) else None
+        procs = self.tracked() if procs is None else procs
+        if hub is None or not any(p.pid == hub.pid and p.role == "hub" for p in procs):
+            return None
+        return hub
 
-    def start(self) -> tuple[LocalHub, bool]:
-        """Start the hub unless it runs; (hub, started)."""
-        running = self.current()
+    def leftovers(self, procs: list[Tracked] | None = None) -> list[Tracked]:
+        """This state dir's processes that no running hub owns: what a killed hub left behind."""
+        procs = self.tracked() if procs is None else procs
+        hub = self.current(procs)
+        owned = {hub.pid, *descendants(procs, hub.pid)} if hub is not None else set()
+        return [p for p in procs if p.pid not in owned]
+
+    def start(self) -> Started:
+        """Start the hub unless it runs and answers. What a dead hub left is ended first."""
+        procs = self.tracked()
+        running = self.current(procs)
         if running is not None and probe(running.url):
-            return running, False
-        if running is not None:
-            self._terminate(running.pid)
+            left = self.leftovers(procs)
+            end(left)
+            return Started(running, False, left)
+        end(procs)  # a hub that runs but does not answer, and whatever a dead one left
+        left = [p for p in procs if running is None or p.pid != running.pid]
         ensure_private_dir(self.workdir)
-        self.data_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ensure_private_dir(self.data_root)
         host = self.config.local.host
         ports = Ports(self.config.local.port or free_port(host), free_port(), free_port())
-        config_file = self.workdir / "jupyterhub_config.py"
         write_private(
-            config_file,
+            self.config_file,
             render(self.config, ports=ports, workdir=self.workdir, data_root=self.data_root,
                    proxy_command=proxy_command(self.config.local.proxy_command)),
         )
@@ -133,26 +263,29 @@ class HubProcess:
         env = dict(os.environ)
         env[SERVICE_TOKEN_ENV] = self.secrets.api_token()  # type: ignore[assignment]
         env["CONFIGPROXY_AUTH_TOKEN"] = secrets.token_hex(32)
+        env[MARKER_ENV] = str(self.workdir)
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         env.pop("JHUBCTL_API_TOKEN", None)  # the hub gets it under its own name only
         url = f"http://{host}:{ports.public}"
         with self.journal.step(STEP, self.config.digest("local", "hub", "servers")) as outputs:
-            with open(log, "ab") as log_fh:
-                os.chmod(log, 0o600)
+            fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "ab") as log_fh:
+                os.fchmod(fd, 0o600)
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "jupyterhub", "-f", str(config_file)],
+                    [sys.executable, "-m", "jupyterhub", "-f", str(self.config_file)],
                     cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=log_fh, stderr=log_fh,
-                    start_new_session=True,
+                    start_new_session=True, umask=0o077,  # every file the hub and its children write: owner-only
                 )
-            hub = LocalHub(url, proc.pid, log, config_file, self.data_root)
+            hub = LocalHub(url, proc.pid, log, self.config_file, self.data_root)
             outputs.update(hub.outputs())
             self._wait_probe(proc, hub)
-        return hub, True
+        return Started(hub, True, left)
 
     def _wait_probe(self, proc: subprocess.Popen[bytes], hub: LocalHub) -> None:
         deadline = time.monotonic() + self.config.local.start_timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
+                end(self.tracked())
                 raise JhubctlError(
                     f"the local hub exited with code {proc.returncode} while starting:\n{tail(hub.log)}",
                     hint=f"full log: {hub.log}",
@@ -160,48 +293,29 @@ class HubProcess:
             if probe(hub.url, timeout=1.0):
                 return
             time.sleep(0.1)
-        self._terminate(proc.pid)
+        end(self.tracked(), HUB_GRACE)
         raise JhubctlError(
             f"the local hub did not answer within {self.config.local.start_timeout:g} s:\n{tail(hub.log)}",
             hint=f"raise local.start_timeout; full log: {hub.log}",
         )
 
-    def stop(self) -> LocalHub:
-        hub = self.current()
-        if hub is None:
-            raise NotFoundError("no local hub is running", hint="`jhubctl up` starts one")
-        self._terminate(hub.pid)
+    def stop(self) -> Stopped:
+        """Stop the hub (SIGTERM: it stops its servers and proxy itself), then end whatever is left."""
+        procs = self.tracked()
+        hub = self.current(procs)
+        if hub is not None:
+            [me] = [p for p in procs if p.pid == hub.pid]
+            _signal(me, signal.SIGTERM)
+            if not _wait(time.monotonic() + HUB_GRACE, lambda: _alive(me)):
+                _signal(me, signal.SIGKILL)
+        left = [p for p in self.tracked() if hub is None or p.pid != hub.pid]
+        end(left)
         step = self.journal.get(STEP)
-        if step is not None:
-            step.status, step.finished_at = "stopped", None
-            step.outputs = {k: v for k, v in step.outputs.items() if k != "pid"} | {"pid": None}
+        if step is not None and step.status != "stopped":
+            step.status = "stopped"
+            step.outputs = {k: v for k, v in step.outputs.items() if k != "pid"}
             self.journal.record(STEP, step)
-        return hub
-
-    @staticmethod
-    def _terminate(pid: int, grace: float = 30.0) -> None:
-        """SIGTERM lets the hub stop every user server and its proxy (cleanup_servers); SIGKILL the group after."""
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            try:
-                waited, _ = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                waited = 0
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
-                    return
-            if waited == pid:
-                return
-            time.sleep(0.1)
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        return Stopped(hub, left)
 
 
 def tail(path: Path, lines: int = 15) -> str:
