@@ -3,6 +3,7 @@ the pull secret before helm, re-runs that write nothing, and the refusals."""
 
 from __future__ import annotations
 
+import base64
 import json
 import stat
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from jhubctl.image.build import plan
 from jhubctl.state import Journal, Record
 from tests.cluster.conftest import NAMESPACE, REGISTRY, TOKEN, ClusterEnv
 from tests.fakes.graph.fixtures import fake_graph, fake_graph_factory  # noqa: F401
@@ -217,8 +219,6 @@ def sp_env(cluster_env: ClusterEnv, fake_graph: FakeGraph) -> ClusterEnv:
     journal = Journal(cluster_env.state_dir)
     journal.record("identity", Record("succeeded", outputs={"mode": "service-principal", "app_id": app["appId"],
                                                             "app_object_id": app["id"]}))
-    from jhubctl.image.build import plan
-
     image = plan(cluster_env.loaded(), cluster=None)
     journal.record("build-hub-image", Record("succeeded", outputs={"image": image.image}))
     return cluster_env
@@ -232,8 +232,6 @@ def test_the_pull_secret_is_in_the_namespace_before_helm_runs(sp_env: ClusterEnv
     assert requests[secret_at].namespace == NAMESPACE and secret_at < helm_at
     secret = sp_env.kube.get_object("secrets", "acr-pull", NAMESPACE)
     assert secret is not None and secret["type"] == "kubernetes.io/dockerconfigjson"
-    import base64
-
     auths = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))["auths"]
     app = next(iter(fake_graph.directory.applications.values()))
     assert list(auths) == [REGISTRY] and auths[REGISTRY]["username"] == app["appId"]
@@ -249,3 +247,12 @@ def test_the_pull_secret_is_in_the_namespace_before_helm_runs(sp_env: ClusterEnv
     sp_env.ok("deploy-hub", "--no-wait")
     assert len(fake_graph.issued_secrets) == 1  # a re-run mints no new password
     assert sp_env.all_writes(requests_before) == []
+
+
+@pytest.mark.parametrize("where", ["global", "command"])
+def test_kubeconfig_and_context_flags_reach_helm_like_kubectls(cluster_env: ClusterEnv, where: str) -> None:
+    cluster_env.write_config({"kubernetes": {"node_arch": "amd64"}})
+    flags = ["--kubeconfig", "/elsewhere/kubeconfig", "--context", "prod"]
+    argv = [*flags, "deploy-hub", "--dry-run"] if where == "global" else ["deploy-hub", "--dry-run", *flags]
+    header = cluster_env.ok(*argv).stdout.splitlines()[0]
+    assert header.endswith("--kubeconfig /elsewhere/kubeconfig --kube-context prod")

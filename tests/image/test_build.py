@@ -3,17 +3,16 @@ kubernetes, ACR Tasks over the fake ARM on target azure, skips, refusals and fai
 
 from __future__ import annotations
 
-import gzip
-import io
+import hashlib
 import json
-import tarfile
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 
 from jhubctl.image.context import hub_context
-from tests.cluster.conftest import REGISTRY, ClusterEnv
-from tests.image.conftest import ACR, AcrEnv
+from tests.cluster.conftest import REGISTRY, ClusterEnv, node
+from tests.image.conftest import ACR, ARM_TOKEN, AcrEnv
 
 TASKS = "2019-06-01-preview"
 
@@ -70,8 +69,6 @@ def test_an_image_that_would_not_run_on_the_nodes_is_refused_before_building(clu
 
 def test_mixed_nodes_are_refused(make_cluster_env) -> None:
     env = make_cluster_env("mixed")
-    from tests.cluster.conftest import node
-
     env.kube.seed(node("arm-pool-0", "arm64"))
     result = env.run("build-hub-image")
     assert result.code == 1 and "mix architectures (amd64, arm64)" in result.stderr and "node_arch" in result.stderr
@@ -170,10 +167,6 @@ def test_acr_tasks_upload_schedule_follow_and_push(acr_env: AcrEnv) -> None:
     registry_paths = [(r.method, r.path) for r in acr_env.registry.requests]
     assert registry_paths[:3] == [("POST", "/oauth2/exchange"), ("POST", "/oauth2/token"),
                                   ("HEAD", f"/v2/k8s-hub/manifests/{tag}")]
-    from urllib.parse import parse_qs
-
-    from tests.image.conftest import ARM_TOKEN
-
     exchange = {k: v[0] for k, v in parse_qs(acr_env.registry.requests[0].body).items()}
     assert exchange == {"grant_type": "access_token", "service": acr_env.registry.host, "access_token": ARM_TOKEN}
     pull = {k: v[0] for k, v in parse_qs(acr_env.registry.requests[1].body).items()}
@@ -208,10 +201,9 @@ def test_local_docker_on_azure_logs_in_with_a_registry_token_on_stdin(acr_env: A
     [login] = [c for c in env.tools.docker.calls() if c["argv"][:1] == ["login"]]
     assert login["argv"] == ["login", "--username", "00000000-0000-0000-0000-000000000000", "--password-stdin",
                              acr_env.registry.host]
-    import hashlib
-
     assert login["stdin_sha256"] in {hashlib.sha256(t.encode()).hexdigest() for t in acr_env.registry._refresh}
     for call in env.tools.docker.calls():
         assert not any(t in json.dumps(call["argv"]) for t in acr_env.registry._refresh)
+        assert "JHUBCTL_AZURE_ACCESS_TOKEN" not in call["env"] and ARM_TOKEN not in json.dumps(call)
     assert builds(env)[0]["argv"][3] == "linux/amd64"  # Standard_D4s_v5
     assert acr_env.tasks.requests == []

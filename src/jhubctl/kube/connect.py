@@ -36,5 +36,12 @@ def kubeconfig(loaded: Loaded) -> tuple[Path, str | None]:
 
 
 def cluster(loaded: Loaded) -> KubeClient:
+    from .client import KubeError
+
     path, context = kubeconfig(loaded)
-    return KubeClient.from_kubeconfig(path, context)
+    try:
+        return KubeClient.from_kubeconfig(path, context)
+    except KubeError as exc:
+        exc.hint = exc.hint or ("target azure: run `jhubctl provision`; else pass --kubeconfig/--context or set "
+                                "kubernetes.kubeconfig/context")
+        raise
