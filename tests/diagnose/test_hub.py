@@ -18,7 +18,7 @@ def test_a_wrong_token_fails_jh402_and_skips_what_needs_it(make_world) -> None:
     report = world.diagnose("hub")
     found = one(report, "JH402")
     assert found.status == "fail" and found.summary == "the hub refuses the API token: it does not know it"
-    assert "GET /hub/api/user: 403 Missing or invalid credentials." in found.evidence
+    assert "GET /hub/api/user: 403 Forbidden" in found.evidence
     assert "token from: environment variable JHUBCTL_API_TOKEN" in found.evidence
     assert found.fix == "`jhubctl deploy-hub`"
     for code in ("JH403", "JH405"):

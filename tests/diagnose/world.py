@@ -87,6 +87,9 @@ def user_pod(user: str, conversation: str, image: str, *statuses: dict[str, Any]
                        "hub.jupyter.org/username": escaped["user"], "hub.jupyter.org/servername": escaped["conversation"]},
                annotations={"hub.jupyter.org/username": user, "hub.jupyter.org/servername": conversation},
                phase=phase, created=created)
+    made["spec"]["volumes"] = [{"name": "conversation-data", "persistentVolumeClaim": {"claimName": "azure-blob-nfs-pvc"}}]
+    made["spec"]["containers"][0]["volumeMounts"] = [{"name": "conversation-data", "mountPath": "/home/jovyan/work",
+                                                      "subPath": f"{user}/conversations/{conversation}"}]
     if phase == "Pending" and not statuses:  # not scheduled: no container has a status yet
         made["status"]["containerStatuses"] = []
         made["status"]["conditions"] = [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]

@@ -649,3 +649,37 @@ def proxy_address(f: Facts) -> Outcome:
     else:
         why, remedy = "the load balancer is not provisioned", fix("describe-service", namespace=ns, service=PROXY_SERVICE)
     return fail(f"{PROXY_SERVICE} has no external address: {why}", evidence, remedy)
+
+
+@check("JH322", "the user's pods run and mount their own conversation folder", per_user=True)
+def user_pods(f: Facts) -> Outcome:
+    from ..spawner.naming import conversation_subpath
+
+    assert f.user is not None
+    mine = [p for p in pods(f) if (p["metadata"].get("annotations") or {}).get(USER_ANNOTATION) == f.user
+            and (f.conversation is None or p["metadata"]["annotations"].get(SERVER_ANNOTATION) == f.conversation)]
+    who = f"{f.user}/{f.conversation}" if f.conversation else f.user
+    if not mine:
+        return fail(f"no pod of {who} in namespace {namespace(f)}", [f"pods with annotation {USER_ANNOTATION}={f.user}: 0"],
+                    fix("start-server", user=f.user, conversation=f.conversation) if f.conversation else fix("servers"))
+    claim = f.config.kubernetes.existing_claim or f.config.storage.pvc_name
+    where = f.config.servers.mount_path
+    evidence, wrong = [], []
+    for pod in mine:
+        server = (pod["metadata"].get("annotations") or {}).get(SERVER_ANNOTATION, "")
+        spec = pod.get("spec") or {}
+        volumes = {v.get("name"): ((v.get("persistentVolumeClaim") or {}).get("claimName")) for v in spec.get("volumes") or []}
+        notebook = (spec.get("containers") or [{}])[0]
+        mounts = [m for m in notebook.get("volumeMounts") or [] if volumes.get(m.get("name")) == claim]
+        phase = (pod.get("status") or {}).get("phase")
+        seen = "; ".join(f"claim {claim} subPath {m.get('subPath') or '(volume root)'} at {m.get('mountPath')}"
+                         for m in mounts) or f"no mount of claim {claim}"
+        evidence.append(f"pod {pod['metadata']['name']}: {phase}; {seen}")
+        want = conversation_subpath(f.user, server) if server else None
+        if [(m.get("subPath"), m.get("mountPath")) for m in mounts] != [(want, where)]:
+            wrong.append((pod, server, want))
+    if wrong:
+        pod, server, want = wrong[0]
+        return fail(f"pod {pod['metadata']['name']} does not mount exactly {claim}:{want} at {where}", evidence,
+                    fix("restart-server", user=f.user, conversation=server or f.conversation or ""))
+    return ok(f"{len(mine)} pod{'s' if len(mine) > 1 else ''} of {who}, each with its own conversation folder", evidence)

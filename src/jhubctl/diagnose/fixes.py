@@ -14,7 +14,7 @@ import string
 FIXES: dict[str, str] = {
     # local
     "config-edit": "correct {key} in {file}, then `jhubctl config validate`",
-    "tool-install": "install {program} ({url}) or set {key} to its path, then `{check}`",
+    "tool-install": "install {program} ({url}) or set {key} to its path, then `{check:s}`",
     "local-extra": "install the local target's packages (proxy, culler, JupyterHub): `pip install 'jhubctl[local]'`",
     "rerun-step": "run it again, it resumes where it stopped: `jhubctl {command}`",
     "apply-config": "the config changed since then: `jhubctl {command}`",
@@ -76,9 +76,9 @@ class _Quoted(string.Formatter):
         return shlex.quote(str(value)) if not format_spec else format(value, format_spec)
 
 
-def fix(key: str, **values: object) -> str:
-    """The fix ``key`` with ``values`` filled in, each shell-quoted (``{x:s}`` keeps one as it is)."""
-    return _Quoted().format(FIXES[key], **values)
+def fix(name: str, /, **values: object) -> str:
+    """The fix ``name`` with ``values`` filled in, each shell-quoted (``{x:s}`` keeps one as it is)."""
+    return _Quoted().format(FIXES[name], **values)
 
 
 def only(*steps: str) -> str:

@@ -7,7 +7,8 @@ plain list of at most 200); ``GET /users/{name}``; ``DELETE /users/{name}/server
 servers are not enabled." when they are off, 404 for an unknown server, else the server is stopped).
 
 Refusals have JupyterHub's shape, ``{"status": 403, "message": "..."}``: a missing or unknown token is 403
-on every authenticated path, a scope the token lacks is 403 naming the scopes it would need. Every request
+("Forbidden" on ``/user``, "Missing or invalid credentials." elsewhere), a scope the token lacks is 403 naming the
+scopes it would need. Checked against the real hub in tests/diagnose/test_local_hub.py. Every request
 is recorded (without its Authorization header) so tests can count them.
 """
 
@@ -39,9 +40,10 @@ class FakeHub(FakeServer):
         self.faults = _NoFaults()
         self.token, self.service = token, service
         #: The token's expanded scopes, as GET /user lists them.
-        self.scopes = list(scopes if scopes is not None else [
-            "access:servers", "admin:users", "delete:servers", "list:users", "read:servers", "read:users",
-            "read:users:activity", "servers", "users"])
+        self.scopes = list(scopes if scopes is not None else [  # what 4.0.2 expands jhubctl's three scopes into
+            "access:servers", "admin:auth_state", "admin:users", "delete:servers", "delete:users", "list:users",
+            "read:roles:users", "read:servers", "read:users", "read:users:activity", "read:users:groups",
+            "read:users:name", "servers", "users", "users:activity"])
         self.named_servers = named_servers
         self.users: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
@@ -66,9 +68,9 @@ class FakeHub(FakeServer):
         self._auth.ok = scheme.lower() in ("token", "bearer") and value.strip() == self.token
         return None
 
-    def _allowed(self, *needed: str) -> Reply | None:
+    def _allowed(self, *needed: str, unknown: str = "Missing or invalid credentials.") -> Reply | None:
         if not self._auth.ok:
-            return _error(403, "Missing or invalid credentials.")
+            return _error(403, unknown)
         if needed and not set(needed) & set(self.scopes):
             return _error(403, f"Action is not authorized with current scopes; requires any of {list(needed)}")
         return None
@@ -82,7 +84,7 @@ class FakeHub(FakeServer):
             if not parts and rec.method == "GET":
                 return Reply(200, {"version": VERSION})
             if parts == ["user"] and rec.method == "GET":
-                return self._allowed() or Reply(200, {"kind": "service", "name": self.service, "roles": [self.service],
+                return self._allowed(unknown="Forbidden") or Reply(200, {"kind": "service", "name": self.service, "roles": [self.service],
                                                       "admin": False, "session_id": None, "scopes": sorted(self.scopes)})
             if parts == ["users"] and rec.method == "GET":
                 return self._allowed("list:users") or self._list(rec)
@@ -125,8 +127,8 @@ class FakeHub(FakeServer):
 
     def _delete(self, name: str, server: str) -> Reply:
         user = self.users.get(name)
-        if user is None:
-            return _error(404, "Not Found")
+        if user is None:  # JupyterHub 4.0.2 itself fails here (user.orm_spawners of None)
+            return _error(500, "Internal Server Error")
         if not self.named_servers:
             return _error(400, "Named servers are not enabled.")
         if server not in user["servers"]:
