@@ -72,3 +72,28 @@ def test_a_users_conversation_on_the_local_target(local: RunningHub) -> None:
     assert server.status == "ok" and server.summary.startswith("alice/c1 is ready at ")
     folder = one(report, "JH114")
     assert folder.status == "ok" and folder.evidence[0].startswith(f"{local.folder('alice', 'c1')}: 0700")
+
+
+def test_logs_on_the_local_target_pick_each_components_lines(local: RunningHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jhubctl.logs import origin
+    from tests.provision.conftest import run_cli
+
+    with local.client() as hub:
+        hub.ensure_user("bob")
+        hub.start_server("bob", "b1", {}, timeout=60, idle_timeout=60)
+    monkeypatch.chdir(local.loaded.state_dir.parent)
+    everything = run_cli("logs", "hub")
+    assert everything.code == 0 and everything.stdout == local.hub.log.read_text()
+    assert f"log of {local.hub.log}" in everything.stderr
+    proxy = run_cli("logs", "proxy").stdout.splitlines()
+    assert proxy and all(origin(line) in ("proxy", None) for line in proxy)
+    assert any("Route added /user/bob/b1" in line for line in proxy)
+    culler = run_cli("logs", "culler").stdout
+    assert "Starting service 'idle-culler'" in culler
+    server = run_cli("logs", "bob", "b1").stdout.splitlines()
+    assert server and all("bob" in line or origin(line) is None for line in server)
+    assert any("/user/bob/b1/" in line for line in server)
+    recent = run_cli("logs", "hub", "--since", "1h")
+    assert recent.code == 0 and recent.stdout.strip()
+    refused = run_cli("logs", "hub", "--previous")
+    assert refused.code == 2 and "the local hub keeps one log" in refused.stderr

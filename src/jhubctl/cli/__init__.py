@@ -84,9 +84,9 @@ def root(
 
 
 def _register() -> None:
-    from . import cluster_cmd, config_cmd, lifecycle_cmd, provision_cmd, servers_cmd, status_cmd
+    from . import cluster_cmd, config_cmd, diagnose_cmd, lifecycle_cmd, provision_cmd, servers_cmd, status_cmd
 
-    for module in (provision_cmd, cluster_cmd, lifecycle_cmd, servers_cmd, status_cmd):
+    for module in (provision_cmd, cluster_cmd, lifecycle_cmd, servers_cmd, status_cmd, diagnose_cmd):
         module.register(app)
     app.add_typer(config_cmd.app, name="config")
 

@@ -14,6 +14,7 @@ import string
 FIXES: dict[str, str] = {
     # local
     "config-edit": "correct {key} in {file}, then `jhubctl config validate`",
+    "config-fix": "correct {file} as the error says, then `jhubctl config validate`",
     "tool-install": "install {program} ({url}) or set {key} to its path, then `{check:s}`",
     "local-extra": "install the local target's packages (proxy, culler, JupyterHub): `pip install 'jhubctl[local]'`",
     "rerun-step": "run it again, it resumes where it stopped: `jhubctl {command}`",

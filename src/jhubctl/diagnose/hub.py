@@ -97,6 +97,7 @@ def me(f: Facts) -> httpx.Response:
 
 
 def authorized(f: Facts) -> HubClient:
+    hub(f)
     if not token(f):
         raise Skip("there is no API token (JH402)")
     if me(f).status_code != 200:
@@ -168,6 +169,7 @@ def token_scopes(f: Facts) -> Outcome:
     from ..state import Secrets
 
     source = Secrets(f.loaded.state_dir, f.loaded.environ).api_token_source()
+    hub(f)  # no hub, nothing to ask: JH401 says why
     if not token(f):
         return fail("there is no API token", [f"looked in: {source}"], _setup(f))
     answer = me(f)

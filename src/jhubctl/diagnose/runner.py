@@ -146,9 +146,10 @@ def run(loaded: Loaded, *, areas: Sequence[str] = AREAS, user: str | None = None
     return Report([finding for findings in done for finding in findings])
 
 
-def broken(code: str, area: str, summary: str, evidence: Sequence[str], fix: str | None) -> Report:
+def broken(code: str, area: str, summary: str, evidence: Sequence[str], fix: str | None,
+           areas: Sequence[str] = AREAS) -> Report:
     """The report when diagnose cannot run at all (a config it cannot read): that finding, every other skipped."""
     first = Finding(code, area, "fail", summary, tuple(evidence), fix)
     others = [Finding(c.code, c.area, "skip", f"not checked: the config is unusable ({code})")
-              for area_checks in registry().values() for c in area_checks if c.code != code and not c.per_user]
+              for name in areas for c in registry()[name] if c.code != code and not c.per_user]
     return Report([first, *others], broken=True)
