@@ -308,9 +308,10 @@ def release_deployed(f: Facts) -> Outcome:
         return fail(f"there is no release {name} in namespace {ns}", [f"helm list -n {ns}: no {name}"], fix("deploy-hub"))
     evidence = [f"release {name}: revision {found.revision}, {found.status}, chart {found.chart}"]
     if found.pending:
-        key = "helm-uninstall" if found.status == "pending-install" else "helm-rollback"
+        remedy = (fix("helm-uninstall", release=name, namespace=ns) if found.status == "pending-install"
+                  else fix("helm-rollback", release=name, namespace=ns))
         return fail(f"release {name} is {found.status}: an interrupted helm run left it, and helm refuses every change",
-                    evidence, fix(key, release=name, namespace=ns))
+                    evidence, remedy)
     if found.status != "deployed":
         return fail(f"release {name} is {found.status}", evidence, fix("helm-rollback", release=name, namespace=ns))
     if found.chart != f"jupyterhub-{want}":
@@ -503,7 +504,7 @@ def _crash_fix(f: Facts, first: Container, cause: Cause | None) -> str:
         arch = next(iter(node_archs(f)), "amd64")
         return fix("rebuild-hub") if hub else fix("singleuser-image", platform=f"linux/{arch}")
     if kind == "package" and cause is not None:
-        return fix("hub-package" if hub else "user-package", module=cause.detail)
+        return fix("hub-package", module=cause.detail) if hub else fix("user-package", module=cause.detail)
     if kind == "config" and hub:
         return fix("values-rollback", release=f.config.hub.release, namespace=namespace(f))
     return _pod_fix(f, first.pod)

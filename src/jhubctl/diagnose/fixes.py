@@ -18,11 +18,9 @@ FIXES: dict[str, str] = {
     "tool-install": "install {program} ({url}) or set {key} to its path, then `{check:s}`",
     "local-extra": "install the local target's packages (proxy, culler, JupyterHub): `pip install 'jhubctl[local]'`",
     "rerun-step": "run it again, it resumes where it stopped: `jhubctl {command}`",
-    "apply-config": "the config changed since then: `jhubctl {command}`",
     "local-up": "`jhubctl up`",
     "local-restart": "restart the local hub: `jhubctl down`, then `jhubctl up`",
     "leftovers": "`jhubctl down` stops them (the state dir records them)",
-    "kill": "stop it: `kill {pid}`, or set local.port: 0 in {file} and `jhubctl up`",
     "free-port": "set local.port to a free port (or 0) in {file}, then `jhubctl up`",
     "chmod": "`chmod {mode} {path}`",
     # azure
