@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import JhubctlError
 from .finding import Outcome, Skip, fail, ok, warn
 from .fixes import fix, only
-from .runner import Facts, checker
+from .runner import Facts, checker, gate
 
 if TYPE_CHECKING:
     from ..azure.arm import Arm
@@ -56,10 +56,7 @@ def connected(f: Facts) -> Arm:
 def arm(f: Facts) -> Arm:
     """ARM, once the credential and subscription have answered; else the check is skipped naming JH201."""
     subscription(f)
-    try:
-        return connected(f)
-    except JhubctlError as exc:
-        raise Skip(f"Azure did not answer with the credential (JH201): {exc.message}") from None
+    return gate("Azure did not answer with the credential (JH201)", lambda: connected(f))
 
 
 def ids(f: Facts) -> Ids:

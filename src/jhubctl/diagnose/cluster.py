@@ -16,7 +16,7 @@ from ..errors import JhubctlError
 from .finding import Outcome, Skip, fail, ok, warn
 from .fixes import fix, only
 from .logtail import TAIL, Cause, classify, last_lines
-from .runner import Facts, checker
+from .runner import Facts, checker, gate
 
 if TYPE_CHECKING:
     from ..chart.helm import Release
@@ -66,12 +66,7 @@ def version(f: Facts) -> Any:
 
 def api(f: Facts) -> KubeClient:
     """The client, once the API has answered; else every cluster check is skipped naming JH301."""
-    from ..kube.client import KubeError
-
-    try:
-        version(f)
-    except KubeError as exc:
-        raise Skip(f"the Kubernetes API did not answer (JH301): {exc.message}") from None
+    gate("the Kubernetes API did not answer (JH301)", lambda: version(f))
     return client(f)
 
 

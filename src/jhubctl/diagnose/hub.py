@@ -18,7 +18,7 @@ from urllib.parse import quote
 from ..errors import JhubctlError, NotFoundError
 from .finding import Outcome, Skip, fail, ok, warn
 from .fixes import fix
-from .runner import Facts, checker
+from .runner import Facts, checker, gate
 
 if TYPE_CHECKING:
     import httpx
@@ -85,10 +85,7 @@ def version(f: Facts) -> str:
 
 def hub(f: Facts) -> HubClient:
     """The client, once the API has answered; else the check is skipped naming JH401."""
-    try:
-        version(f)
-    except JhubctlError as exc:
-        raise Skip(f"the hub API did not answer (JH401): {exc.message}") from None
+    gate("the hub API did not answer (JH401)", lambda: version(f))
     return client(f)
 
 

@@ -117,6 +117,15 @@ class Facts:
                 pass
 
 
+def gate(reason: str, fact: Callable[[], Any]) -> Any:
+    """``fact()``, or a Skip giving ``reason`` and the failure: the check that owns the fact reports it, every
+    other check that needs it says so and which code to read."""
+    try:
+        return fact()
+    except JhubctlError as exc:
+        raise Skip(f"{reason}: {exc.message}") from None
+
+
 def _findings(check: Check, facts: Facts, debug: Callable[[str], None]) -> list[Finding]:
     try:
         result = check.func(facts)
