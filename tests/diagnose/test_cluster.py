@@ -319,3 +319,16 @@ def test_the_api_calls_do_not_grow_with_healthy_pods(make_world) -> None:
     assert small == big
     lists = [c for c in big if c[0] == "list"]
     assert sorted(lists) == sorted({c for c in lists})  # one list per kind
+
+
+def test_a_log_line_carrying_the_api_token_is_redacted(world: World) -> None:
+    from tests.diagnose.world import TOKEN, user_pod, waiting
+
+    world.kube.seed(user_pod("user0", "c0", world.user_image,
+                             waiting("notebook", world.user_image, "CrashLoopBackOff", restarts=4, exit_code=1)))
+    world.kube.set_pod_log("jhub", "jupyter-user0--c0", f"env JUPYTERHUB_API_TOKEN={TOKEN}\nsome other {TOKEN}\nbye\n",
+                           "notebook", previous=True)
+    found = one(world.diagnose("cluster"), "JH311")
+    assert TOKEN not in str(found.as_dict())
+    assert "previous log of jupyter-user0--c0: env JUPYTERHUB_API_TOKEN=<redacted>" in found.evidence
+    assert "previous log of jupyter-user0--c0: some other <redacted>" in found.evidence

@@ -21,8 +21,8 @@ MAX_EVIDENCE = 12
 _KEYS = r"(?:api[_-]?token|apitoken|token|password|passwd|secret|client[_-]?secret|api[_-]?key|access[_-]?key)"
 #: Credentials as they show up in log lines and messages: key=value, "key": "value", an Authorization header.
 _SECRET = (
-    re.compile(rf"(?i)(\b{_KEYS}\s*=\s*)[^\s\"',;&]+"),
-    re.compile(rf"(?i)([\"']{_KEYS}[\"']\s*:\s*[\"'])[^\"']+"),
+    re.compile(rf"(?i)(\b[\w.-]*{_KEYS}\s*=\s*)[^\s\"',;&]+"),
+    re.compile(rf"(?i)([\"'][\w.-]*{_KEYS}[\"']\s*:\s*[\"'])[^\"']+"),
     re.compile(r"(?i)(\bauthorization:?\s*(?:bearer|token|basic)\s+)\S+"),
 )
 

@@ -148,6 +148,12 @@ def run(loaded: Loaded, *, areas: Sequence[str] = AREAS, user: str | None = None
     chosen = [c for area in areas for c in registry()[area] if user is not None or not c.per_user]
     facts = Facts(loaded, user=user, conversation=conversation)
     try:
+        from ..state import Secrets
+
+        facts.secret(Secrets(loaded.state_dir, loaded.environ).api_token(create=False))
+    except JhubctlError:
+        pass  # an unreadable secrets file: JH402 says so
+    try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="diagnose") as pool:
             done = list(pool.map(lambda c: _findings(c, facts, debug), chosen))
     finally:
