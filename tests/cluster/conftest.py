@@ -113,10 +113,10 @@ def local_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHub]:
     root = tmp_path_factory.mktemp("local-hub")
     (root / "jhubctl.yaml").write_text("target: local\n")
     loaded = load_config(root / "jhubctl.yaml", root / ".jhubctl", environ={"JHUBCTL_API_TOKEN": TOKEN})
-    hub, started = HubProcess(loaded).start()
-    assert started
+    started = HubProcess(loaded).start()
+    assert started.started
     try:
-        yield hub
+        yield started.hub
     finally:
         HubProcess(loaded).stop()
 

@@ -16,7 +16,8 @@ from tests.fakes.arm.tasks import AcrTasks, FakeBlob
 from tests.fakes.base.fixtures import stop_all, write_ca_bundle
 from tests.fakes.registry import FakeRegistry
 from tests.fakes.tools.fixtures import Tools, make_tools
-from tests.provision.conftest import AzureEnv, fake_arm, fake_arm_factory, make_env, shared_ssh_key  # noqa: F401
+from tests.provision.conftest import (AzureEnv, fake_arm, fake_arm_factory, fake_graph_factory,  # noqa: F401
+                                      make_env, shared_ssh_key)
 
 pytestmark = pytest.mark.hub
 

@@ -19,10 +19,13 @@ from tests.fakes.arm import FakeArm
 from tests.fakes.arm.fixtures import fake_arm, fake_arm_factory  # noqa: F401
 from tests.fakes.arm.tasks import AcrTasks, FakeBlob
 from tests.fakes.base.fixtures import stop_all, write_ca_bundle
+from tests.fakes.base.tokens import ARM_AUDIENCE, jwt
 from tests.fakes.registry import FakeRegistry
 
 SUBSCRIPTION = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
-ARM_TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.acr-test-token.0a1b2c3d"
+#: An Azure Resource Manager token (the fake ARM, like ARM, refuses one that is no JWT for it).
+ARM_TOKEN = jwt(ARM_AUDIENCE, signature="0a1b2c3d4e5f", iat=1700000000, nbf=1700000000, exp=4102444800,
+                oid="3f2504e0-4f89-11d3-9a0c-0305e82c3301")
 GROUP, ACR = "jhub-rg", "jhubacr1"
 
 

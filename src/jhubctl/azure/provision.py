@@ -196,8 +196,10 @@ class Provisioning:
 
 
 @contextlib.contextmanager
-def provisioning(loaded: Loaded, only: Sequence[str] = (), *, dry_run: bool = False) -> Iterator[Provisioning]:
-    """Check everything that can be checked before a write, then hold the state lock (unless dry run)."""
+def provisioning(loaded: Loaded, only: Sequence[str] = (), *, dry_run: bool = False,
+                 held: bool = False) -> Iterator[Provisioning]:
+    """Check everything that can be checked before a write, then hold the state lock (unless dry run, or
+    ``held``: the caller holds it already, as `up` does)."""
     from ..state import Journal, StateLock
     from ..steps.runner import StepRunner
     from .desired import Ids
@@ -206,7 +208,7 @@ def provisioning(loaded: Loaded, only: Sequence[str] = (), *, dry_run: bool = Fa
     names = check_steps(only)
     subscription = _require(loaded)
     config = loaded.config
-    with contextlib.nullcontext() if dry_run else StateLock(loaded.state_dir, "provision"):
+    with contextlib.nullcontext() if dry_run or held else StateLock(loaded.state_dir, "provision"):
         sources = source_ips(loaded)
         graph = _graph(loaded) if config.aks.identity == "service-principal" else None  # refuses a missing token
         try:

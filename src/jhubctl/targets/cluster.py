@@ -30,16 +30,19 @@ HEALTH_CODE = "print(6 * 7)"
 
 
 def provision(loaded: Loaded, out: Output) -> None:
-    """`up` on azure starts here: the Azure infrastructure, through the provisioning workflow."""
-    from .. import provision as core
+    """`up` on azure starts here: the Azure infrastructure, through the provisioning workflow (`up` is the consent)."""
+    from ..azure import provision as core
     from ..steps.view import StepView
 
-    outcome = core.run(loaded, lambda names, phase: StepView(out, names, transient=phase == "plan"),
-                       dry_run=False, only=None, approve=lambda plan: None)  # `up` is the consent
-    if not outcome.ok:
-        failed = [r for r in (outcome.results or outcome.plan) if r.error]
-        first = failed[0] if failed else None
-        raise JhubctlError(f"provision did not finish: {first.name}: {first.error}" if first else "provision did not finish",
+    with core.provisioning(loaded, held=True) as run:  # `up` holds the state lock
+        with StepView(out, run.step_names, transient=True) as live:
+            steps = run.plan(live).steps
+        if not any(r.error for r in steps):
+            with StepView(out, run.step_names) as live:
+                steps = run.apply(live).steps
+    failed = [r for r in steps if r.error]
+    if failed:
+        raise JhubctlError(f"provision did not finish: {failed[0].name}: {failed[0].error}",
                            hint=f"resume with: {core.resume_command(loaded)}")
 
 
