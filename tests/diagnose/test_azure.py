@@ -169,3 +169,31 @@ def test_service_principal_mode_checks_the_pull_secret_against_the_registry(
         assert base64.b64encode(b"the-right-password").decode() not in json.dumps(works.as_dict())
     finally:
         stop_all([registry], "the fake registry")
+
+
+def test_on_azure_the_image_platforms_are_read_with_the_acr_token_of_the_credential(
+        provisioned: AzureEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """JH303 on target azure: the Azure token is exchanged for the registry's (what `az acr login` does)."""
+    from tests.diagnose.world import deployment, node
+    from tests.fakes.base.fixtures import stop_all, write_ca_bundle
+    from tests.fakes.registry import FakeRegistry
+    from tests.provision.conftest import TOKEN
+
+    registry = FakeRegistry(aad_token=TOKEN, ca_dir=tmp_path / "registry-ca").start()
+    try:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(write_ca_bundle(tmp_path / "all.pem",
+                                                                     [provisioned.fake.ca_pem, registry.ca_pem])))
+        provisioned.write_config({"registry": {"server": registry.host,
+                                               "singleuser_image": f"{registry.host}/singleuser:3.1.0"}})
+        for i in range(2):
+            provisioned.kube.seed(node(f"aks-nodepool1-{i}"))
+        provisioned.kube.seed(deployment("hub", f"{registry.host}/k8s-hub:3.1.0-0123456789ab"))
+        registry.push("k8s-hub", "3.1.0-0123456789ab", "linux/arm64")
+        registry.push_index("singleuser", "3.1.0", ("linux/amd64", "linux/arm64"))
+        found = one(diagnose(provisioned, "cluster"), "JH303")
+        assert found.status == "fail" and found.summary.startswith("the hub image has no build for the nodes' amd64")
+        logins = [(r.method, r.path) for r in registry.requests if r.path.startswith("/oauth2/")]
+        assert logins[0] == ("POST", "/oauth2/exchange") and ("POST", "/oauth2/token") in logins
+        assert TOKEN not in str(found.as_dict())
+    finally:
+        stop_all([registry], "the fake registry")
