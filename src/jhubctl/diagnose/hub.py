@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..errors import JhubctlError, NotFoundError
+from ..hubapi.client import _message  # the hub's own words of an answer, as every hub command shows them
 from .finding import Outcome, Skip, fail, ok, warn
 from .fixes import fix
 from .runner import Facts, checker, gate
@@ -123,13 +124,6 @@ def users(f: Facts, state: str | None = None, *, limit: int | None = None) -> li
             offset = int(following["offset"])
 
     return f.once(f"hub users {state} {limit}", fetch)
-
-
-def _message(answer: httpx.Response) -> str:
-    try:
-        return str(answer.json().get("message") or answer.reason_phrase)
-    except (ValueError, AttributeError):
-        return answer.text.strip()[:200] or answer.reason_phrase
 
 
 def on_cluster(f: Facts) -> bool:
