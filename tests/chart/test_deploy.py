@@ -215,7 +215,7 @@ def sp_env(cluster_env: ClusterEnv, fake_graph: FakeGraph) -> ClusterEnv:
                               "azure": {"subscription_id": "0b1f6471-1bf0-4dda-aec3-cb9272f09590",
                                         "graph_endpoint": fake_graph.url},
                               "registry": {"name": "jhubacr1"}})
-    cluster_env.extra_env["JHUBCTL_GRAPH_ACCESS_TOKEN"] = fake_graph.token
+    cluster_env.extra_env["JHUBCTL_GRAPH_ACCESS_TOKEN"] = fake_graph.token  # a Graph token is for Graph only
     journal = Journal(cluster_env.state_dir)
     journal.record("identity", Record("succeeded", outputs={"mode": "service-principal", "app_id": app["appId"],
                                                             "app_object_id": app["id"]}))

@@ -206,6 +206,29 @@ class Arm:
         except HttpResponseError as exc:
             raise from_sdk(exc, f"list resource group {name}") from None
 
+    def role_assignments(self, scope: str, principal_id: str) -> list[dict[str, Any]]:
+        """The principal's role assignments at, above and below ``scope`` (ARM's `principalId eq` filter)."""
+        from azure.core.rest import HttpRequest
+
+        url: str | None = f"{scope}/providers/Microsoft.Authorization/roleAssignments"
+        params = {"api-version": API_VERSIONS["Microsoft.Authorization/roleAssignments"],
+                  "$filter": f"principalId eq '{principal_id}'"}
+        found: list[dict[str, Any]] = []
+        while url:
+            answer = self.resources.send_request(HttpRequest("GET", url, params=params))
+            if answer.status_code >= 400:
+                try:
+                    error = answer.json().get("error") or {}
+                except ValueError:
+                    error = {}
+                code = str(error.get("code") or answer.status_code)
+                raise AzureError(f"list role assignments of {principal_id} on {scope}: {code}: "
+                                 f"{' '.join(str(error.get('message') or answer.text).split())}", code=code)
+            page = answer.json()
+            found += page.get("value") or []
+            url, params = page.get("nextLink"), {}  # the next link carries its own query
+        return found
+
     # providers
     def unregistered(self, namespaces: tuple[str, ...] = PROVIDERS) -> list[str]:
         from azure.core.exceptions import HttpResponseError

@@ -28,7 +28,7 @@ _GRAPH_AUDIENCES = ("graph.microsoft", "microsoftgraph.", "00000003-0000-0000-c0
 _ARM_AUDIENCES = ("management.azure", "management.core.", "management.usgovcloudapi", "management.chinacloudapi")
 
 
-def _claims(token: str) -> dict[str, Any]:
+def claims(token: str) -> dict[str, Any]:
     """The JWT payload, unverified (only to name a mix-up early); {} for an opaque token."""
     parts = token.split(".")
     if len(parts) != 3:
@@ -100,13 +100,13 @@ def _static(environ: Mapping[str, str], variable: str, endpoint: str, service: s
     token = environ.get(variable)
     if not token:
         return None
-    claims = _claims(token)
-    issued_for = _service(str(claims.get("aud", "")))
+    found = claims(token)
+    issued_for = _service(str(found.get("aud", "")))
     if issued_for is not None and issued_for != service:
-        raise UsageError(f"{variable} holds a token for {issued_for} (aud {claims['aud']}), not for {service}",
+        raise UsageError(f"{variable} holds a token for {issued_for} (aud {found['aud']}), not for {service}",
                          hint=f"get one for {endpoint}: az account get-access-token --resource {endpoint}")
-    if tenant_id and claims.get("tid") and str(claims["tid"]).lower() != tenant_id.lower():
-        raise UsageError(f"{variable} was issued in tenant {claims['tid']}, but azure.tenant_id is {tenant_id}",
+    if tenant_id and found.get("tid") and str(found["tid"]).lower() != tenant_id.lower():
+        raise UsageError(f"{variable} was issued in tenant {found['tid']}, but azure.tenant_id is {tenant_id}",
                          hint="get a token of that tenant, or correct azure.tenant_id")
     return StaticTokenCredential(token, endpoint, variable)
 

@@ -89,29 +89,40 @@ def _require(loaded: Loaded) -> str:
     return config.azure.subscription_id
 
 
-def source_ips(loaded: Loaded) -> list[str]:
-    """The operator's CIDRs: explicit (checked by the config), or `auto` = one IPv4 call to the echo service."""
-    from ..config import public_ipv4_problem
-
-    network = loaded.config.network
-    if network.allowed_source_ips != "auto":
-        return [network.normalised(ip) for ip in network.allowed_source_ips]
+def echo_ip(loaded: Loaded) -> str:
+    """This machine's public IPv4 address as network.ip_echo_url sees it (one call; a UsageError says why not)."""
     import ipaddress
 
     import httpx
 
+    network = loaded.config.network
     hint = "list your public IPv4 CIDRs in network.allowed_source_ips, or set network.ip_echo_url"
     try:  # bound to an IPv4 source address: the storage firewall takes IPv4 rules only
         with httpx.Client(transport=httpx.HTTPTransport(local_address="0.0.0.0"), timeout=10) as http:
             answer = http.get(network.ip_echo_url).text.strip()
         ip = ipaddress.ip_address(answer)
     except (httpx.HTTPError, ValueError) as exc:
-        raise UsageError(f"network.allowed_source_ips is 'auto' but {network.ip_echo_url} gave no IP address ({exc})",
-                         hint=hint) from None
+        raise UsageError(f"{network.ip_echo_url} (network.ip_echo_url) gave no IP address ({exc})", hint=hint) from None
+    return str(ip)
+
+
+def source_ips(loaded: Loaded) -> list[str]:
+    """The operator's CIDRs: explicit (checked by the config), or `auto` = one IPv4 call to the echo service."""
+    import ipaddress
+
+    from ..config import public_ipv4_problem
+
+    network = loaded.config.network
+    if network.allowed_source_ips != "auto":
+        return [network.normalised(ip) for ip in network.allowed_source_ips]
+    try:
+        ip = echo_ip(loaded)
+    except UsageError as exc:
+        raise UsageError(f"network.allowed_source_ips is 'auto' but {exc.message}", hint=exc.hint) from None
     problem = public_ipv4_problem(ipaddress.ip_network(ip))
     if problem:
         raise UsageError(f"network.allowed_source_ips is 'auto' but {network.ip_echo_url} answered {ip}, {problem}",
-                         hint=hint)
+                         hint="list your public IPv4 CIDRs in network.allowed_source_ips, or set network.ip_echo_url")
     return [f"{ip}/32"]
 
 
@@ -121,7 +132,7 @@ def _kube_client(path: Path, context: str) -> KubeClient:
     return KubeClient.from_kubeconfig(path, context=context)
 
 
-def _preflight(arm: Arm, subscription_id: str) -> None:
+def preflight(arm: Arm, subscription_id: str) -> None:
     """One read that proves the endpoint, the credential and the subscription, before any write."""
     from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
 
@@ -147,7 +158,7 @@ def _arm(loaded: Loaded, subscription_id: str) -> Arm:
 
     azure = loaded.config.azure
     arm = Arm(azure.arm_endpoint, subscription_id, arm_credential(azure.arm_endpoint, azure.tenant_id, loaded.environ))
-    _preflight(arm, subscription_id)
+    preflight(arm, subscription_id)
     return arm
 
 
@@ -186,7 +197,8 @@ class Provisioning:
 
 @contextlib.contextmanager
 def provisioning(loaded: Loaded, only: Sequence[str] = (), *, dry_run: bool = False) -> Iterator[Provisioning]:
-    """Check everything that can be checked before a write, then hold the state lock (unless dry run)."""
+    """Check everything that can be checked before a write, then hold the state lock (unless dry run; the
+    lock is re-entrant, so `up`, which holds it already, can run this too)."""
     from ..state import Journal, StateLock
     from ..steps.runner import StepRunner
     from .desired import Ids

@@ -38,16 +38,21 @@ def manifest(namespace: str, server: str, username: str, password: str) -> dict[
     }
 
 
-def holder(secret: dict[str, Any] | None, server: str) -> str | None:
-    """The user name the secret logs in to ``server`` with, if it is a pull secret for it."""
+def login(secret: dict[str, Any] | None, server: str) -> tuple[str | None, str | None]:
+    """The (user name, password) the secret logs in to ``server`` with, if it is a pull secret for it."""
     if secret is None or secret.get("type") != TYPE:
-        return None
+        return None, None
     try:
         config = json.loads(base64.b64decode((secret.get("data") or {}).get(".dockerconfigjson", "")))
     except ValueError:
-        return None
+        return None, None
     entry = (config.get("auths") or {}).get(server) or {}
-    return entry.get("username")
+    return entry.get("username"), entry.get("password")
+
+
+def holder(secret: dict[str, Any] | None, server: str) -> str | None:
+    """The user name the secret logs in to ``server`` with, if it is a pull secret for it."""
+    return login(secret, server)[0]
 
 
 def ensure(kube: KubeClient, namespace: str, server: str, username: str | None, credentials: Credentials) -> str:

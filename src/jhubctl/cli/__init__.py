@@ -84,9 +84,20 @@ def root(
 
 
 def _register() -> None:
-    from . import cluster_cmd, config_cmd, files_cmd, lifecycle_cmd, mcp_cmd, provision_cmd, servers_cmd, status_cmd
+    from . import (
+        cluster_cmd,
+        config_cmd,
+        diagnose_cmd,
+        files_cmd,
+        lifecycle_cmd,
+        mcp_cmd,
+        provision_cmd,
+        servers_cmd,
+        status_cmd,
+    )
 
-    for module in (provision_cmd, cluster_cmd, lifecycle_cmd, servers_cmd, files_cmd, mcp_cmd, status_cmd):
+    for module in (provision_cmd, cluster_cmd, lifecycle_cmd, servers_cmd, files_cmd, mcp_cmd, status_cmd,
+                   diagnose_cmd):
         module.register(app)
     app.add_typer(config_cmd.app, name="config")
 

@@ -14,8 +14,6 @@ in for ``--local-docker`` builds (user ``00000000-0000-0000-0000-000000000000``,
 
 from __future__ import annotations
 
-import os
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from typing import Any
 import httpx
 
 from ..errors import JhubctlError, TimeoutExceeded
+from .registry import MANIFEST_TYPES, error_text, trust
 
 TASKS_API_VERSION = "2019-06-01-preview"
 #: Seconds between polls of a run.
@@ -34,10 +33,6 @@ GRACE = 300
 TERMINAL = {"Succeeded", "Failed", "Canceled", "Error", "Timeout"}
 #: The user name docker logs in with when the password is an ACR refresh token.
 TOKEN_USER = "00000000-0000-0000-0000-000000000000"
-MANIFEST_TYPES = ", ".join((
-    "application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json", "application/vnd.docker.distribution.manifest.v2+json",
-))
 LOG_TAIL = 20
 
 
@@ -52,12 +47,6 @@ class Run:
         return "\n".join(self.log.rstrip().splitlines()[-lines:])
 
 
-def _verify() -> Any:
-    """The same trust store as the Azure SDK (requests reads REQUESTS_CA_BUNDLE)."""
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE")
-    return ssl.create_default_context(cafile=bundle) if bundle else True
-
-
 class Acr:
     def __init__(self, *, arm_endpoint: str, subscription_id: str, resource_group: str, name: str, login_server: str,
                  credential: Any, tenant_id: str | None = None):
@@ -70,7 +59,7 @@ class Acr:
             credential, subscription_id, api_version=TASKS_API_VERSION, base_url=self.arm_endpoint,
             credential_scopes=[f"{self.arm_endpoint}/.default"],
         )
-        self.http = httpx.Client(timeout=60, verify=_verify())
+        self.http = httpx.Client(timeout=60, verify=trust())
 
     def close(self) -> None:
         self.http.close()
@@ -151,7 +140,7 @@ class Acr:
         answer = self._send("POST", f"https://{self.login_server}/oauth2/exchange", "signing in to the registry", data=form)
         if answer.status_code != 200:
             raise JhubctlError(
-                f"registry {self.login_server} refused the Azure token: {answer.status_code} {_registry_error(answer)}",
+                f"registry {self.login_server} refused the Azure token: {answer.status_code} {error_text(answer)}",
                 hint="the identity needs AcrPush (or Contributor) on the registry",
             )
         return str(answer.json()["refresh_token"])
@@ -161,10 +150,10 @@ class Acr:
                 "scope": f"repository:{repository}:pull", "refresh_token": self.refresh_token()}
         answer = self._send("POST", f"https://{self.login_server}/oauth2/token", "signing in to the registry", data=form)
         if answer.status_code != 200:
-            raise JhubctlError(f"registry {self.login_server} refused a pull token: {answer.status_code} {_registry_error(answer)}")
+            raise JhubctlError(f"registry {self.login_server} refused a pull token: {answer.status_code} {error_text(answer)}")
         access = answer.json()["access_token"]
         head = self._send("HEAD", f"https://{self.login_server}/v2/{repository}/manifests/{tag}", "looking up the image",
-                          headers={"Authorization": f"Bearer {access}", "Accept": MANIFEST_TYPES})
+                          headers={"Authorization": f"Bearer {access}", "Accept": ", ".join(MANIFEST_TYPES)})
         if head.status_code in (200, 404):
             return head.status_code == 200
         raise JhubctlError(f"looking up {self.login_server}/{repository}:{tag} failed: {head.status_code}")
@@ -189,11 +178,3 @@ def _blob_error(answer: httpx.Response) -> str:
 
     code = re.search(r"<Code>([^<]*)</Code>", answer.text)
     return code.group(1) if code else answer.reason_phrase
-
-
-def _registry_error(answer: httpx.Response) -> str:
-    try:
-        errors = answer.json().get("errors") or [{}]
-        return f"{errors[0].get('code', '')}: {errors[0].get('message', '')}".strip(": ")
-    except ValueError:
-        return answer.text.strip()[:200]

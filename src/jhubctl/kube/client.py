@@ -152,6 +152,7 @@ RESOURCES = {r.kind: r for r in (
     Resource("Service", "/api/v1", "services", True),
     Resource("Pod", "/api/v1", "pods", True),
     Resource("Event", "/api/v1", "events", True),
+    Resource("Endpoints", "/api/v1", "endpoints", True),
     Resource("PersistentVolume", "/api/v1", "persistentvolumes", False),
     Resource("PersistentVolumeClaim", "/api/v1", "persistentvolumeclaims", True),
     Resource("Deployment", "/apis/apps/v1", "deployments", True),
@@ -175,6 +176,12 @@ def _path(kind: str, namespace: str | None, name: str | None = None) -> str:
         raise ValueError(f"{kind} is namespaced: a namespace is needed")
     where = f"{resource.api}/namespaces/{quote(namespace, safe='')}" if resource.namespaced and namespace else resource.api
     return f"{where}/{resource.plural}" + (f"/{quote(name, safe='')}" if name is not None else "")
+
+
+def _log_query(container: str | None, previous: bool, tail: int | None, since: int | None) -> list[tuple[str, str]]:
+    pairs = (("container", container), ("previous", "true" if previous else None),
+             ("tailLines", None if tail is None else str(tail)), ("sinceSeconds", None if since is None else str(since)))
+    return [(k, v) for k, v in pairs if v is not None]
 
 
 def _label(kind: str, name: str, namespace: str | None) -> str:
@@ -354,13 +361,35 @@ class KubeClient:
             if not token:
                 return
 
-    def log(self, pod: str, namespace: str, *, container: str | None = None, previous: bool = False, tail: int | None = None) -> str:
-        """A container's log (``previous``: of its last terminated run, what a crash loop left behind)."""
-        query = [(k, v) for k, v in (("container", container), ("previous", "true" if previous else None),
-                                     ("tailLines", None if tail is None else str(tail))) if v is not None]
+    def log(self, pod: str, namespace: str, *, container: str | None = None, previous: bool = False, tail: int | None = None,
+            since: int | None = None, limit_bytes: int | None = None) -> str:
+        """A container's log (``previous``: of its last terminated run, what a crash loop left behind;
+        ``since``: only the last that many seconds; ``limit_bytes``: only that much from the start)."""
+        query = _log_query(container, previous, tail, since)
+        if limit_bytes is not None:
+            query.append(("limitBytes", str(limit_bytes)))
         answer = self._request("GET", f"{_path('Pod', namespace, pod)}/log", action=f"reading the log of pod {namespace}/{pod}",
                                query=query, raw=True)
         return answer if isinstance(answer, str) else ""
+
+    def follow_log(self, pod: str, namespace: str, *, container: str | None = None, tail: int | None = None,
+                   since: int | None = None) -> Iterator[str]:
+        """A running container's log line by line as it is written (``kubectl logs -f``); ends when the
+        container stops. The connection closes when the caller stops iterating."""
+        response = self._request("GET", f"{_path('Pod', namespace, pod)}/log", action=f"following the log of pod {namespace}/{pod}",
+                                 query=[*_log_query(container, False, tail, since), ("follow", "true")], stream=True)
+        try:
+            pending = b""
+            for chunk in response.stream(4096, decode_content=True):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    yield line.decode("utf-8", "replace")
+            if pending:
+                yield pending.decode("utf-8", "replace")
+        finally:
+            response.close()  # a follow is never drained: the connection is not reused
+            response.release_conn()
 
     def apply(self, body: Mapping[str, Any]) -> Applied:
         """Create the object, or bring the fields ``body`` sets to its values; nothing else is touched.
@@ -395,13 +424,16 @@ class KubeClient:
         body: Any = None,
         content_type: str = "application/json",
         raw: bool = False,
+        stream: bool = False,
     ) -> Any:
         """One API call through the official client's ``ApiClient`` with a raw JSON body; the parsed
-        JSON answer (the text with ``raw``), or :class:`KubeError`."""
+        JSON answer (the text with ``raw``; with ``stream`` the open urllib3 response, without a read
+        timeout, for the caller to read as it arrives), or :class:`KubeError`."""
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
         api: Any = self._api
+        timeout: Any = (self.timeout, None) if stream else self.timeout
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
@@ -411,14 +443,17 @@ class KubeClient:
                     method=method, resource_path=path, query_params=list(query), header_params=headers, body=body,
                     auth_settings=["BearerToken"],
                 )
-                response = api.call_api(*request, _request_timeout=self.timeout)
-                data, status, http_reason = response.read(), response.status, response.reason
+                response = api.call_api(*request, _request_timeout=timeout)
+                opened, status, http_reason = response.response, response.status, response.reason
             else:  # client <= 36 (openapi-generator "python-legacy"): raises ApiException on non-2xx
-                response = api.call_api(
+                opened = api.call_api(
                     path, method, query_params=list(query), header_params=headers, body=body, auth_settings=["BearerToken"],
-                    _preload_content=False, _return_http_data_only=True, _request_timeout=self.timeout,
+                    _preload_content=False, _return_http_data_only=True, _request_timeout=timeout,
                 )
-                data, status, http_reason = response.data, response.status, response.reason
+                status, http_reason = opened.status, opened.reason
+            if stream and 200 <= status <= 299:
+                return opened
+            data = opened.data
         except ApiException as e:
             if not e.status:  # the legacy client reports TLS failures as status 0
                 raise self._unreachable(action, e.reason) from e

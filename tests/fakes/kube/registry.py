@@ -123,6 +123,7 @@ def default_types(git_version: str = "v1.28.5") -> list[ResourceType]:
             status_subresource=True, defaults=(("status.phase", "Pending"),), short_names=("pv",),
         ),
         ResourceType("", "v1", "nodes", "Node", False, status_subresource=True, short_names=("no",)),
+        ResourceType("", "v1", "endpoints", "Endpoints", True, short_names=("ep",)),
         ResourceType(
             "", "v1", "events", "Event", True, returns_deleted_object=False, short_names=("ev",),
             field_selectors=(

@@ -454,6 +454,13 @@ class ObjectStore:
                 container = containers[0] if containers else None
             elif containers and container not in containers:
                 raise KubeStatusError.bad_request(f"container {container} is not valid for pod {name}")
+            since = query.get("sinceSeconds")
+            if since is not None and not since.lstrip("-").isdigit():
+                raise KubeStatusError.bad_request(f'unable to parse quantity "sinceSeconds": "{since}"')
+            if since is not None and int(since) < 1:
+                # ValidatePodLogOptions: errors.NewInvalid(Kind("PodLogOptions"), name, ...)
+                raise KubeStatusError(422, "Invalid", f'PodLogOptions "{name}" is invalid: sinceSeconds: Invalid value: '
+                                      f'{since}: must be greater than 0')
             previous = query.get("previous") in ("true", "1")
             text = self._logs.get((namespace, name, container, previous))
             if text is None:
@@ -465,6 +472,9 @@ class ObjectStore:
             if tail is not None:
                 lines = text.splitlines(keepends=True)
                 text = "".join(lines[-int(tail) :]) if int(tail) > 0 else ""
+            limit = query.get("limitBytes")
+            if limit is not None:  # the first bytes of what would be sent
+                text = text.encode()[: int(limit)].decode("utf-8", "ignore")
             return text
 
     # -- test back doors -------------------------------------------------------------------------
