@@ -20,6 +20,16 @@ from jhubctl.config import Loaded, load_config
 AS_OF = "2025-06-01"
 TINY = f"interpreter:\n  requirements: [ipykernel]\n  exclude_newer: '{AS_OF}'\n"
 
+#: Source for code run in a fenced server or kernel: `attempt(fn)` is "ok", or the name of what fn raised.
+ATTEMPT = '''
+def attempt(fn):
+    try:
+        fn()
+        return "ok"
+    except Exception as exc:
+        return type(exc).__name__
+'''
+
 
 def make_public_dir(prefix: str) -> Path:
     """A fresh folder under the system temp dir that any user may search (mkdtemp makes 0700)."""

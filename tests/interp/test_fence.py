@@ -22,7 +22,7 @@ import pytest
 
 from jhubctl.packages.venv import base_python
 from jhubctl.spawner.fence import FENCE_GID, FenceState, Plan, launcher, outermost, state, veil_problem
-from tests.interp.support import without_sys_admin
+from tests.interp.support import ATTEMPT, without_sys_admin
 from tests.spawner.support import make, run
 
 FENCE = state()
@@ -208,14 +208,8 @@ def test_where_no_veil_can_be_made_a_folder_out_of_reach_fails_the_spawn_naming_
 
 #: What uid 0 without capabilities could still do as the owner of root's things (Landlock up to ABI 7 checks none
 #: of it), tried by a fenced server against the "hub" (this process) and files and a socket of root's.
-ROOTS_THINGS = r"""
+ROOTS_THINGS = ATTEMPT + r"""
 import json, os, resource, socket, sys
-def attempt(fn):
-    try:
-        fn()
-        return "ok"
-    except Exception as exc:
-        return type(exc).__name__
 sock, owned, hub = sys.argv[1], sys.argv[2], os.getppid()
 print(json.dumps({
     "connect": attempt(lambda: socket.socket(socket.AF_UNIX).connect(sock)),

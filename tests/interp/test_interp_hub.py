@@ -25,7 +25,7 @@ from jhubctl.output import Environment, Output
 from jhubctl.spawner.fence import state, veil_problem
 from jhubctl.state import Secrets, StateLock
 from jhubctl.targets import UpResult, target_for
-from tests.interp.support import TINY, load, make_private_dir, make_public_dir
+from tests.interp.support import ATTEMPT, TINY, load, make_private_dir, make_public_dir
 
 pytestmark = pytest.mark.hub
 FENCE = state()
@@ -116,15 +116,9 @@ def veiled_hub() -> Iterator[Up]:
 
 
 #: Run in a kernel: what it can reach of the hub, the state dir and other conversations.
-PROBE = """
+PROBE = ATTEMPT + """
 import ctypes, json, os
 libc = ctypes.CDLL(None, use_errno=True)
-def attempt(fn):
-    try:
-        fn()
-        return "ok"
-    except Exception as exc:
-        return type(exc).__name__
 def call(result):
     if result != 0:
         raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))

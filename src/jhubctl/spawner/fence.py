@@ -1,9 +1,9 @@
-"""The fence around a local conversation server: Landlock, a user of its own, and memory limits.
+"""The fence around a local conversation server: Landlock, a user of its own, a veil, and memory limits.
 
 A local server runs code an assistant wrote, as an ordinary process of this machine. The fence
 narrows what that process tree may touch to its conversation folder, a private HOME (with its
 temp directory), its Python environment (read-only) and the system files programs need (read-only).
-Two mechanisms, each used when the machine allows it:
+Three mechanisms, each used when the machine allows it:
 
 - Landlock (Linux 5.13+): a file-access ruleset the process applies to itself before it execs the
   server; every child (the kernels, anything they start) inherits it and cannot lift it.
@@ -359,7 +359,9 @@ def veil_problem() -> str | None:
                               capture_output=True, text=True, timeout=60)
     if proc.returncode == 0:
         return None
-    said = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit code {proc.returncode}"
+    if not proc.stderr.strip():
+        return f"a veil over {hidden} did not hide it (exit code {proc.returncode})"
+    said = proc.stderr.strip().splitlines()[-1]
     said = said.partition(f"cannot start {cmd[0]!r}: ")[2] or said
     return said.split("] ", 1)[1] if said.startswith("[Errno ") else said
 
