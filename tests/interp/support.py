@@ -9,6 +9,7 @@ fenced servers run as users of their own, who must reach their folders.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import tempfile
 from pathlib import Path
@@ -18,6 +19,16 @@ from jhubctl.config import Loaded, load_config
 #: A resolution date: the same lock on every run, whatever PyPI published since.
 AS_OF = "2025-06-01"
 TINY = f"interpreter:\n  requirements: [ipykernel]\n  exclude_newer: '{AS_OF}'\n"
+
+#: Source for code run in a fenced server or kernel: `attempt(fn)` is "ok", or the name of what fn raised.
+ATTEMPT = '''
+def attempt(fn):
+    try:
+        fn()
+        return "ok"
+    except Exception as exc:
+        return type(exc).__name__
+'''
 
 
 def make_public_dir(prefix: str) -> Path:
@@ -36,3 +47,22 @@ def load(folder: Path, config: str) -> Loaded:
 
 def runs_as_root() -> bool:
     return os.geteuid() == 0
+
+
+def make_private_dir(prefix: str) -> tuple[Path, Path]:
+    """A public folder and, in it, a folder only its owner may search (0700, as /root is): the usual
+    place of a root user's clone. Returns (public, private); removing the first removes both."""
+    public = make_public_dir(prefix)
+    private = public / "home"
+    private.mkdir(mode=0o700)
+    return public, private
+
+
+_PR_CAPBSET_DROP, _CAP_SYS_ADMIN = 24, 21
+
+
+def without_sys_admin() -> None:
+    """A `preexec_fn`: the program then runs as root without CAP_SYS_ADMIN, as root in a container does
+    (Docker's default drops it), so it cannot make a mount namespace."""
+    if ctypes.CDLL(None, use_errno=True).prctl(_PR_CAPBSET_DROP, _CAP_SYS_ADMIN, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN)")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from jhubctl.cli.status_cmd import interpreter_lines
 from jhubctl.config import byte_count, parse_config
 from jhubctl.errors import ConfigError
 from jhubctl.local.hubconfig import Ports, render
+from tests.interp.support import without_sys_admin
 
 
 def hub_config(tmp_path: Path, data: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -91,14 +93,19 @@ def test_status_lines() -> None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the fence runs servers as users of their own only when jhubctl runs as root")
-def test_up_refuses_a_state_dir_the_servers_users_cannot_reach_before_anything_starts(cli, tmp_path: Path) -> None:
-    """pytest's own tmp folders are 0700: a fenced server's user could not walk to its folder. Said at `up`,
-    in one line naming the folder, not as a failed spawn (`hub answered 500`) at the first exec."""
+def test_up_refuses_a_state_dir_the_servers_users_cannot_reach_where_no_veil_can_be_made(tmp_path: Path) -> None:
+    """pytest's own tmp folders are 0700: a fenced server's user could not walk to its folder, and root without
+    CAP_SYS_ADMIN (a container's) cannot veil them. Said at `up`, in one line naming the folder and why, not as a
+    failed spawn (`hub answered 500`) at the first exec."""
     hidden = tmp_path / "private"
     hidden.mkdir(mode=0o700)
     (hidden / "jhubctl.yaml").write_text("local:\n  interpreter: shared\n")
-    code, out, err = cli("--config", str(hidden / "jhubctl.yaml"), "up", "--no-smoke-test")
-    assert code == 2 and out == ""
-    assert "not searchable by other users" in err and str(tmp_path.parent) in err
-    assert "local.fence" in err and "Traceback" not in err
+    proc = subprocess.run([sys.executable, "-m", "jhubctl", "--config", str(hidden / "jhubctl.yaml"), "up",
+                           "--no-smoke-test"], capture_output=True, text=True, preexec_fn=without_sys_admin,
+                          cwd=tmp_path, env={**os.environ, "NO_COLOR": "1"}, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    error, hint = proc.stderr.splitlines()
+    assert error.startswith("error: local.fence: a server's user cannot reach ") and str(tmp_path.parent) in error
+    assert "not searchable by other users" in error and "unshare(CLONE_NEWNS): Operation not permitted" in error
+    assert hint == "hint: use a state directory (--state-dir) and local.data_dir outside it, or set local.fence: false"
     assert not (hidden / ".jhubctl" / "local").exists()  # no hub was started

@@ -1,15 +1,18 @@
-"""The fence around a local conversation server: Landlock, a user of its own, and memory limits.
+"""The fence around a local conversation server: Landlock, a user of its own, a veil, and memory limits.
 
 A local server runs code an assistant wrote, as an ordinary process of this machine. The fence
 narrows what that process tree may touch to its conversation folder, a private HOME (with its
 temp directory), its Python environment (read-only) and the system files programs need (read-only).
-Two mechanisms, each used when the machine allows it:
+Three mechanisms, each used when the machine allows it:
 
 - Landlock (Linux 5.13+): a file-access ruleset the process applies to itself before it execs the
   server; every child (the kernels, anything they start) inherits it and cannot lift it.
 - A user of its own per conversation, when the hub runs as root: root bypasses file modes and
   holds capabilities (load a kernel module, mount) that no ruleset stops, so a server never runs as
   root; with a uid per conversation, file modes alone keep conversations apart too.
+- A veil, when that user cannot walk to its folders (a state directory under /root, mode 0700):
+  the server gets a mount namespace of its own in which each such folder is an empty tmpfs with
+  only the server's own paths mounted back, so it walks through and sees nothing else there.
 
 The fence is applied by this module run as a program (``python -m jhubctl.spawner.fence PLAN --
 CMD...``): it reads the plan, confines itself, then execs the server. A launcher rather than a
@@ -23,12 +26,15 @@ Standard library only: this package is copied alone into the hub image.
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import os
 import platform
 import resource
 import stat
+import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -39,7 +45,9 @@ __all__ = [
     "Plan",
     "landlock_abi",
     "launcher",
+    "outermost",
     "state",
+    "veil_problem",
 ]
 
 #: Kernel users are uids FENCE_GID+1, +2, ... (one per conversation) with primary group FENCE_GID.
@@ -80,6 +88,12 @@ _EXECUTE, _WRITE_FILE, _READ_FILE, _READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
 _MAKE_ALL = sum(1 << n for n in range(4, 13))  # remove dir/file, make char/dir/reg/sock/fifo/block/sym
 _REFER, _TRUNCATE, _IOCTL_DEV = 1 << 13, 1 << 14, 1 << 15
 _SCOPE_ABSTRACT_UNIX_SOCKET, _SCOPE_SIGNAL = 1 << 0, 1 << 1
+_PR_CAPBSET_DROP = 24
+# Mounts (include/uapi/linux/sched.h, mount.h, fcntl.h); open_tree and move_mount are numbered alike everywhere.
+_CLONE_NEWNS = 0x00020000
+_MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE = 1 << 1, 1 << 2, 1 << 3, 1 << 14, 1 << 18
+_SYS_OPEN_TREE, _SYS_MOVE_MOUNT = 428, 429
+_OPEN_TREE_CLONE, _AT_RECURSIVE, _MOVE_MOUNT_F_EMPTY_PATH, _AT_FDCWD = 1, 0x8000, 0x4, -100
 
 
 def _handled(abi: int) -> int:
@@ -162,6 +176,81 @@ def _restrict(read: Iterable[str], write: Iterable[str], abi: int) -> None:
         os.close(ruleset)
 
 
+def outermost(paths: Iterable[str]) -> list[str]:
+    """The paths that lie beneath no other path of the list (a folder stands for what is in it)."""
+    result: list[str] = []
+    for path in sorted(set(paths)):
+        if not any(path == top or path.startswith(top.rstrip("/") + "/") for top in result):
+            result.append(path)
+    return result
+
+
+def _beneath(path: str, folder: str) -> bool:
+    return path.startswith(folder.rstrip("/") + "/")
+
+
+def _veil(folders: Iterable[str], keep: Iterable[str]) -> None:
+    """Enter a mount namespace of this process's own in which each folder is an empty tmpfs (root's,
+    mode 0711: searchable, not listable) with the paths of `keep` beneath it mounted back in place.
+
+    The mounts are private to the namespace: nothing changes for the hub or any other process, and
+    the namespace ends with the last process in it. The paths are cloned before the folder is covered.
+    """
+    if platform.system() != "Linux":
+        raise OSError("a veil needs Linux mount namespaces")
+    libc = _libc()
+    libc.syscall.restype = ctypes.c_long
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+    keep = outermost(os.path.realpath(p) for p in keep if os.path.exists(p))
+    cwd = os.getcwd()
+    _check(libc.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    _check(libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None), "mount --make-rprivate /")
+    for folder in outermost(os.path.realpath(f) for f in folders):
+        needed = [k for k in keep if k == folder or _beneath(folder, k)]
+        if needed:
+            raise OSError(f"cannot hide {folder}: the server needs all of {needed[0]}")
+        clones = []
+        for path in (k for k in keep if _beneath(k, folder)):
+            flags = _OPEN_TREE_CLONE | _AT_RECURSIVE | os.O_CLOEXEC
+            clones.append((path, _check(libc.syscall(_SYS_OPEN_TREE, ctypes.c_int(_AT_FDCWD), path.encode(),
+                                                     ctypes.c_uint(flags)), f"open_tree {path}")))
+        _check(libc.mount(b"tmpfs", folder.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC,
+                          b"mode=0711,size=64k"), f"mount tmpfs on {folder}")
+        for path, fd in clones:
+            try:
+                _mountpoint(folder, path, is_dir=stat.S_ISDIR(os.fstat(fd).st_mode))
+                _check(libc.syscall(_SYS_MOVE_MOUNT, ctypes.c_int(fd), b"", ctypes.c_int(_AT_FDCWD), path.encode(),
+                                    ctypes.c_uint(_MOVE_MOUNT_F_EMPTY_PATH)), f"move_mount {path}")
+            finally:
+                os.close(fd)
+    os.chdir(cwd)  # the working directory (the conversation folder) in the new mounts, not under the veil
+
+
+def _mountpoint(top: str, path: str, *, is_dir: bool) -> None:
+    """Create `path` and the folders above it up to `top` in the veil, each searchable by everyone
+    (explicit modes: the hub's umask is 077)."""
+    parts = os.path.relpath(path, top).split(os.sep)
+    current = top
+    for index, part in enumerate(parts):
+        current = os.path.join(current, part)
+        if index < len(parts) - 1 or is_dir:
+            if not os.path.isdir(current):
+                os.mkdir(current)
+                os.chmod(current, 0o711)
+        else:
+            os.close(os.open(current, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o400))
+
+
+def _drop_bounding_set() -> None:
+    """Empty the capability bounding set: no later exec can bring a capability back, whatever the file says."""
+    libc = _libc()
+    for cap in range(64):
+        if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) < 0:
+            if ctypes.get_errno() == 22:  # EINVAL: past the last capability this kernel knows
+                return
+            _check(-1, "prctl(PR_CAPBSET_DROP)")
+
+
 @dataclass(frozen=True)
 class Plan:
     """What the launcher does before it execs the server; built by the spawner, passed as JSON in argv.
@@ -176,6 +265,8 @@ class Plan:
     gid: int | None = None
     #: RLIMIT_DATA in bytes (heap and private mappings: what a program's memory use means)
     memory: int | None = None
+    #: folders hidden in the server's own mount namespace, but for the paths of `read` and `write` beneath them
+    veil: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -185,13 +276,18 @@ class Plan:
         return cls(**json.loads(text))
 
     def apply(self) -> None:
-        """Limits first (a lowered limit cannot be raised back), then the user switch, then the ruleset.
+        """Limits first (a lowered limit cannot be raised back), then the veil and the capabilities (while
+        still root), then the user switch, then the ruleset.
 
         The ruleset is built after the switch, so a path the server's user cannot reach fails here,
         by name, rather than as a confusing error inside the server.
         """
         if self.memory is not None:
             resource.setrlimit(resource.RLIMIT_DATA, (self.memory, self.memory))
+        if self.veil:
+            _veil(self.veil, [*self.read, *self.write])
+        if self.uid is not None:
+            _drop_bounding_set()
         if self.gid is not None:
             os.setgroups([self.gid])
             os.setresgid(self.gid, self.gid, self.gid)
@@ -219,6 +315,8 @@ class FenceState:
 
     landlock_abi: int
     separate_users: bool
+    #: folders on the servers' way that their users cannot search: each server sees them veiled
+    veil: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:
@@ -231,11 +329,41 @@ class FenceState:
         if self.landlock_abi:
             parts.append(f"Landlock ABI {self.landlock_abi}")
         parts.append("a user per conversation" if self.separate_users else "servers run as you")
-        return "on (" + ", ".join(parts) + ")"
+        text = "on (" + ", ".join(parts)
+        if self.separate_users and self.veil:
+            text += (f"; {', '.join(self.veil)} {'is' if len(self.veil) == 1 else 'are'} not searchable by other "
+                     "users, so each server sees only its own folders there, in a mount namespace of its own")
+        return text + ")"
 
 
-def state() -> FenceState:
-    return FenceState(landlock_abi(), os.geteuid() == 0)
+def state(veil: Iterable[str] = ()) -> FenceState:
+    return FenceState(landlock_abi(), os.geteuid() == 0, tuple(veil))
+
+
+_PROBE = "import os, sys; sys.exit(os.listdir(sys.argv[1]) != ['kept'])"
+
+
+@functools.cache
+def veil_problem() -> str | None:
+    """None when this process can start servers behind a veil; else why not, in the launcher's words.
+
+    A veil needs root with CAP_SYS_ADMIN, allowed by seccomp and AppArmor (a container's root usually
+    is not): asked of the launcher itself, once per process, on a folder of its own.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        hidden = os.path.join(tmp, "hidden")
+        os.makedirs(os.path.join(hidden, "kept"))
+        open(os.path.join(hidden, "secret"), "w").close()
+        cmd = [sys.executable, "-c", _PROBE, hidden]
+        proc = subprocess.run(launcher(Plan(veil=[hidden], read=[os.path.join(hidden, "kept")]), cmd), cwd=tmp,
+                              capture_output=True, text=True, timeout=60)
+    if proc.returncode == 0:
+        return None
+    if not proc.stderr.strip():
+        return f"a veil over {hidden} did not hide it (exit code {proc.returncode})"
+    said = proc.stderr.strip().splitlines()[-1]
+    said = said.partition(f"cannot start {cmd[0]!r}: ")[2] or said
+    return said.split("] ", 1)[1] if said.startswith("[Errno ") else said
 
 
 def main(argv: Sequence[str]) -> int:

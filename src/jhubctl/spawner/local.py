@@ -8,8 +8,8 @@ history and caches never land in a conversation folder and never reach another c
 
 With ``fence`` on, the server and its kernels are confined to those two folders, their Python
 environment and system files (see ``fence``): Landlock where the kernel has it, and a user of their
-own when the hub runs as root. Without it, every server runs as the hub's OS user and isolation is
-by folder name only.
+own when the hub runs as root (behind a veil when that user cannot walk to its folders). Without it,
+every server runs as the hub's OS user and isolation is by folder name only.
 
 The server's Python is ``cmd[0]``; a symlink to it is resolved at each start (``up`` points
 ``<state>/interpreter/venv`` at the current lock's venv), so a running server keeps the environment
@@ -32,7 +32,17 @@ from typing import Any
 from jupyterhub.spawner import SimpleLocalProcessSpawner
 from traitlets import Bool, List, Unicode, default
 
-from .fence import FENCE_GID, FENCE_UID_SPAN, SYSTEM_READ, SYSTEM_WRITE, Plan, landlock_abi, launcher
+from .fence import (
+    FENCE_GID,
+    FENCE_UID_SPAN,
+    SYSTEM_READ,
+    SYSTEM_WRITE,
+    Plan,
+    landlock_abi,
+    launcher,
+    outermost,
+    veil_problem,
+)
 from .naming import SpawnTarget, spawn_target
 
 __all__ = ["LocalConversationSpawner"]
@@ -127,6 +137,13 @@ def blocking(path: str, uid: int, gid: int) -> list[str]:
         current = parent
 
 
+def unreachable(path: object, blocked: list[str], problem: str) -> str:
+    """Why a server's user cannot reach `path`, for the spawn's error and `up`'s (one line each)."""
+    one = len(blocked) == 1
+    return (f"cannot reach {path}: {', '.join(blocked)} {'is' if one else 'are'} not searchable by other users, "
+            f"and servers cannot get a mount namespace of their own that hides {'it' if one else 'them'} ({problem})")
+
+
 _prefixes: dict[str, list[str]] = {}
 
 
@@ -183,7 +200,8 @@ class LocalConversationSpawner(SimpleLocalProcessSpawner):
 
         Read and write: the conversation folder and its HOME. Read only: the server's Python
         environment and the system files programs need. Landlock where the kernel has it; when the
-        hub runs as root, each conversation's server also runs as a uid of its own (never as root).
+        hub runs as root, each conversation's server also runs as a uid of its own (never as root),
+        in a mount namespace of its own that veils the folders on its way it could not search.
         A spawn fails, saying why, if the fence cannot be built; `up` and `status` say whether it is on.
         """,
     )
@@ -302,7 +320,11 @@ class LocalConversationSpawner(SimpleLocalProcessSpawner):
                     os.chmod(entry.path, mode & 0o700)
 
     def _plan(self, folder: str, home: str, python: str) -> Plan | None:
-        """What the launcher does before the server runs; None when there is nothing to do."""
+        """What the launcher does before the server runs; None when there is nothing to do.
+
+        As root: a uid of its own, and a veil over the outermost folders on the way that this uid cannot
+        search (a state directory under /root); a spawn fails, saying why, where no veil can be made.
+        """
         memory = int(self.mem_limit) if self.mem_limit else None
         if self.cpu_limit:
             self.log.warning("cpu_limit %s is not enforced on the local target (no per-process CPU quota "
@@ -312,27 +334,29 @@ class LocalConversationSpawner(SimpleLocalProcessSpawner):
         prefixes = _python_prefixes(python)
         landlock = landlock_abi() > 0
         uid = gid = None
+        veil: list[str] = []
         if os.geteuid() == 0:
             gid = FENCE_GID
             self._open_passage(gid, [folder, home, *prefixes])
             uid = self._allocate_uid(folder, home)
             _hand_over(folder, uid, gid)
             _hand_over(home, uid, gid)
-            for needed in [folder, home, *prefixes, python]:
-                blocked = blocking(os.path.join(needed, "."), uid, gid)
-                if blocked:
-                    raise FenceError(
-                        f"the fence runs this server as uid {uid}, which cannot reach {needed}: "
-                        f"{', '.join(blocked)} {'is' if len(blocked) == 1 else 'are'} not searchable by other users; "
-                        "move the state directory (or local.data_dir) out of there, run servers in the locked venv "
-                        "(built on a Python every user can run), or set local.fence: false"
-                    )
+            needed = [folder, home, *prefixes, python]
+            blocked = {path: blocking(os.path.join(path, "."), uid, gid) for path in needed}
+            veil = outermost(b for folders in blocked.values() for b in folders)
+            problem = veil_problem() if veil else None
+            if problem is not None:
+                path = next(path for path, folders in blocked.items() if folders)
+                raise FenceError(f"the fence runs this server as uid {uid}, which "
+                                 f"{unreachable(path, blocked[path], problem)}; move the state directory (or "
+                                 "local.data_dir) out of there, run servers in the locked venv (built on a Python "
+                                 "every user can run), or set local.fence: false")
         elif not landlock:
             self.log.warning("fence off for %s: no Landlock on this kernel and the hub does not run as root", folder)
             return Plan(memory=memory) if memory else None
         self._server_uid = uid
         return Plan(read=[*prefixes, *SYSTEM_READ], write=[folder, home, *SYSTEM_WRITE], landlock=landlock,
-                    uid=uid, gid=gid, memory=memory)
+                    uid=uid, gid=gid, memory=memory, veil=veil)
 
     async def start(self) -> Any:
         """Validate, create the conversation folder and HOME, confine, then start the process there."""

@@ -73,7 +73,10 @@ class LocalTarget(Target):
 
         config = self.loaded.config
         facts: dict[str, object] = {}
-        self._check_reach()
+        fence, refusal = self._fence()
+        if refusal is not None:  # refused before anything is built, rather than as a failed spawn later
+            raise UsageError(refusal, hint="use a state directory (--state-dir) and local.data_dir outside it, "
+                                           "or set local.fence: false")
         if config.local.interpreter == "locked":
             uv_bin = find_uv(config.interpreter.uv_path)
             with out.progress("resolving the interpreter lock"):
@@ -86,46 +89,54 @@ class LocalTarget(Target):
                                           on_line=lambda line: bar.update(None, line))
             (out.success if built else out.debug)(f"server venv {venv.path}")
             facts |= {"lock": lock.summary(), "venv": str(venv.path), "_venv": venv}
-        fence = self._fence()
-        if not fence.startswith("on"):
+        if fence.startswith("on"):
+            out.info(f"fence {fence}")
+        else:
             out.warn(f"fence {fence}: servers can read the state directory (secrets.json) and other conversations")
         if config.servers.cpu_limit:
             out.warn("servers.cpu_limit is not enforced on the local target (it applies to cluster pods)")
         return facts | {"fence": fence}
 
-    def _check_reach(self) -> None:
+    def _veil(self) -> tuple[list[str], str | None]:
         """As root the fence runs each server as a user of its own, who must be able to walk to its folder
-        and its Python: refused here, before the hub starts, rather than as a failed spawn later."""
+        and its Python. The folders on the way that it cannot search are veiled (each server sees only its
+        own paths in them, in a mount namespace of its own); the second value says why not, where this
+        machine cannot veil them."""
         import os
         import sys
 
         if not self.loaded.config.local.fence or os.geteuid() != 0:
-            return
+            return [], None
         from ..local.process import HubProcess
-        from ..spawner.fence import FENCE_GID
-        from ..spawner.local import blocking
+        from ..spawner.fence import FENCE_GID, outermost, veil_problem
+        from ..spawner.local import blocking, unreachable
 
         state = self.loaded.state_dir
         places = [state, HubProcess(self.loaded).data_root]
         if self.loaded.config.local.interpreter == "shared":
             places.append(Path(sys.executable))  # the lock's venv is built on a Python every user can run
+        blocked = {}
         for place in places:
             existing = next(p for p in [place, *place.parents] if p.exists())  # the first up makes the rest
-            blocked = [b for b in blocking(os.path.join(existing, "_"), FENCE_GID, FENCE_GID)
-                       if not Path(b).is_relative_to(state)]  # the hub opens its own folders for them
-            if blocked:
-                raise UsageError(
-                    f"local.fence: a server's user cannot reach {place}: {', '.join(blocked)} "
-                    f"{'is' if len(blocked) == 1 else 'are'} not searchable by other users",
-                    hint="use a state directory (--state-dir) and local.data_dir outside it, or set local.fence: false",
-                )
+            blocked[place] = [b for b in blocking(os.path.join(existing, "_"), FENCE_GID, FENCE_GID)
+                              if not Path(b).is_relative_to(state)]  # the hub opens its own folders for them
+        veil = outermost(b for folders in blocked.values() for b in folders)
+        problem = veil_problem() if veil else None
+        if problem is None:
+            return veil, None
+        place = next(place for place, folders in blocked.items() if folders)
+        return veil, f"local.fence: a server's user {unreachable(place, blocked[place], problem)}"
 
-    def _fence(self) -> str:
+    def _fence(self) -> tuple[str, str | None]:
+        """The fence line of `up` and `status`, and why no server could start, if so."""
         from ..spawner.fence import state
 
         if not self.loaded.config.local.fence:
-            return "off (local.fence: false)"
-        return state().describe()
+            return "off (local.fence: false)", None
+        veil, refusal = self._veil()
+        if refusal is not None:
+            return f"on, and no server can start: {refusal}", refusal
+        return state(veil).describe(), None
 
     def interpreter(self) -> dict[str, Any]:
         from ..packages.venv import current_venv
@@ -136,7 +147,7 @@ class LocalTarget(Target):
         return report | {
             "mode": config.local.interpreter,
             "venv": str(venv.path) if venv is not None else None,
-            "fence": self._fence(),
+            "fence": self._fence()[0],
         }
 
     def down(self, out: Output) -> DownResult:
