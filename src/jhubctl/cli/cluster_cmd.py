@@ -1,4 +1,5 @@
-"""`jhubctl build-hub-image`, `apply-storage`, `deploy-hub`: the cluster half of the seed (5.3, 5.4), one step each.
+"""`jhubctl build-hub-image`, `build-singleuser-image`, `apply-storage`, `deploy-hub`: the cluster half of the seed
+(5.3, 5.4), one step each.
 
 Each parses its options, asks before changing the cluster (unless ``--yes``), calls the core and renders.
 ``--dry-run`` (and ``deploy-hub --values-out``) need only the config and the journal.
@@ -54,14 +55,19 @@ def _approver(out: Output, yes: bool) -> Any:
     return approve
 
 
+LocalDocker = Annotated[bool, typer.Option("--local-docker", help="Build with docker buildx here instead of ACR "
+                                                                  "Tasks (always so on target kubernetes).")]
+Platform = Annotated[str | None, typer.Option("--platform", help="Build for linux/<arch> instead of the nodes' "
+                                                                "architecture (refused if it cannot run there).")]
+ContextOut = Annotated[Path | None, typer.Option("--context-out", help="Only write the build context to this folder.",
+                                                 file_okay=False)]
+
+
 def build_hub_image(
     ctx: typer.Context,
-    local_docker: Annotated[bool, typer.Option("--local-docker", help="Build with docker buildx here instead of ACR Tasks "
-                                                                      "(always so on target kubernetes).")] = False,
-    platform: Annotated[str | None, typer.Option("--platform", help="Build for linux/<arch> instead of the nodes' "
-                                                                    "architecture (refused if it cannot run there).")] = None,
-    context_out: Annotated[Path | None, typer.Option("--context-out", help="Only write the build context to this folder.",
-                                                     file_okay=False)] = None,
+    local_docker: LocalDocker = False,
+    platform: Platform = None,
+    context_out: ContextOut = None,
     dry_run: DryRun = False,
     force: Annotated[bool, typer.Option("--force", help="Build even if the base image is another version than "
                                                         "hub.chart_version, or the platform not the nodes'.")] = False,
@@ -72,29 +78,75 @@ def build_hub_image(
     """Build the hub image (the chart's k8s-hub plus the conversation spawner) and push it, unless the registry
     has it already. Tag: <chart version>-<hash of the context and platform>.
     """
+    from ..image.build import hub_source
+
+    _build(ctx, lambda loaded, out, preview: hub_source(loaded, force=force), local_docker=local_docker,
+           platform=platform, context_out=context_out, dry_run=dry_run, force=force, kubeconfig=kubeconfig,
+           context=context, json_flag=json_flag)
+
+
+def build_singleuser_image(
+    ctx: typer.Context,
+    local_docker: LocalDocker = False,
+    platform: Platform = None,
+    context_out: ContextOut = None,
+    dry_run: DryRun = False,
+    force: Annotated[bool, typer.Option("--force", help="Build even if interpreter.base_image is another Python "
+                                                        "than the lock's, or the platform not the nodes'.")] = False,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+    json_flag: JsonFlag = False,
+) -> None:
+    """Build the user server image (the interpreter lock on a pinned Python, plus jhubctl's server plugins) and
+    push it, unless the registry has it already. Resolves the lock first if the interpreter config changed.
+    Tag: <chart version>-<hash of the context and platform>.
+    """
+    from ..image.build import singleuser_source
+
+    def source(loaded: Any, out: Output, preview: bool) -> Any:
+        from ..packages import ensure_lock
+
+        with out.progress("resolving the interpreter lock"):
+            lock, resolved = ensure_lock(loaded, write=not preview)
+        if resolved:
+            (out.info if preview else out.success)(
+                f"interpreter lock {lock.path} {'would be resolved (not written: a dry run)' if preview else 'resolved'}"
+                f" ({len(lock.pins())} packages, sha256 {lock.sha256[:12]})")
+        return singleuser_source(loaded, lock, force=force)
+
+    _build(ctx, source, local_docker=local_docker, platform=platform, context_out=context_out, dry_run=dry_run,
+           force=force, kubeconfig=kubeconfig, context=context, json_flag=json_flag)
+
+
+def _build(ctx: typer.Context, source: Any, *, local_docker: bool, platform: str | None, context_out: Path | None,
+           dry_run: bool, force: bool, kubeconfig: Path | None, context: str | None, json_flag: bool) -> None:
+    """Both build commands: ``source(loaded, out, preview)`` says what is built; the rest is the same."""
     from ..image import build
     from ..state import StateLock
 
     actx = _context(ctx, kubeconfig, context)
     out = actx.output(json_flag)
     loaded = actx.loaded
-    if context_out is not None:
-        from ..image.context import hub_base_image, hub_context
-
-        base = loaded.config.hub.base_image or hub_base_image(loaded.config.hub.chart_version)
-        files = hub_context(base).write(context_out)
-        out.data({"context": str(context_out), "files": [str(f) for f in files]},
-                 "\n".join(str(f) for f in files))
-        return
-    cluster = None if dry_run else _cluster(actx)
-    image = build.plan(loaded, cluster=cluster, local_docker=local_docker, platform=platform, force=force)
+    if context_out is None:
+        build.registry_server(loaded)  # a config error first, before a lock is resolved or a cluster asked
     if dry_run:
+        image = build.plan(loaded, source(loaded, out, True), cluster=None, local_docker=local_docker,
+                           platform=platform, force=force)
         out.data({"dry_run": True, **image.as_dict()},
                  f"would build {image.image}\n  FROM {image.base} for {image.platform} with {image.builder}, "
                  f"unless the registry has that tag\n  context: {', '.join(p for p, _, _ in image.context.files)}")
         return
-    with StateLock(loaded.state_dir, "build-hub-image"), out.progress(f"building {image.image}") as bar:
-        result = build.build(loaded, image, on_line=lambda line: bar.update(message=line))
+    with StateLock(loaded.state_dir, ctx.info_name or "build"):
+        made = source(loaded, out, False)
+        if context_out is not None:
+            files = made.context.write(context_out)
+            out.data({"context": str(context_out), "files": [str(f) for f in files]},
+                     "\n".join(str(f) for f in files))
+            return
+        image = build.plan(loaded, made, cluster=_cluster(actx), local_docker=local_docker, platform=platform,
+                           force=force)
+        with out.progress(f"building {image.image}") as bar:
+            result = build.build(loaded, image, on_line=lambda line: bar.update(message=line))
     if result.built:
         out.success(f"built {image.image} for {image.platform} and pushed it")
     else:
@@ -218,5 +270,6 @@ def _cluster(actx: AppContext) -> Any:
 
 def register(app: typer.Typer) -> None:
     app.command("build-hub-image")(build_hub_image)
+    app.command("build-singleuser-image")(build_singleuser_image)
     app.command("apply-storage")(apply_storage)
     app.command("deploy-hub")(deploy_hub)
