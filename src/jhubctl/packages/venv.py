@@ -166,10 +166,10 @@ def ensure_plugins(venv: Path, copied: Mapping[str, bytes], *,
     if link.exists() and not link.is_symlink():
         raise JhubctlError(f"{link} is a package installed from the lock: interpreter.requirements must not "
                            "install jhubctl (its server plugins are copied in)")
+    for leftover in store.glob(".*.copying") if store.is_dir() else ():
+        shutil.rmtree(leftover, ignore_errors=True)  # a killed run's; the state lock is ours
     if not copy.is_dir():
         store.mkdir(mode=0o755, exist_ok=True)
-        for leftover in store.glob(".*.copying"):
-            shutil.rmtree(leftover, ignore_errors=True)
         aside = store / f".{key}.copying"
         try:
             for path, content in copied.items():
