@@ -88,16 +88,17 @@ def plan(loaded: Loaded, *, cluster: Cluster | None, create_token: bool = True) 
     """The values and where they go, from the config, the journal and the interpreter lock; ``cluster`` None:
     ask no cluster. The images are the ones the build commands make for this config (their plans are
     recomputed, so a build of an older config is not taken); registry.singleuser_image replaces the second."""
-    from ..image.build import lock_for_image, plan as image_plan, singleuser_source
+    from ..image.build import lock_for_image, node_arch, plan as image_plan, singleuser_source
     from ..kube.storage import plan as storage_plan
 
     config = loaded.config
-    hub = image_plan(loaded, cluster=cluster, force=True)  # the build commands are the ones that refuse
+    nodes = node_arch(loaded, cluster)
+    hub = image_plan(loaded, cluster=cluster, force=True, nodes=nodes)  # the build commands are the ones that refuse
     builds = [hub]
     singleuser = config.registry.singleuser_image
     if singleuser is None:
         builds.append(image_plan(loaded, singleuser_source(loaded, lock_for_image(loaded), force=True),
-                                 cluster=cluster, force=True))
+                                 cluster=cluster, force=True, nodes=nodes))
         singleuser = builds[-1].image
     token = Secrets(loaded.state_dir, loaded.environ).api_token(create=create_token) or ""
     pull = pullsecret.NAME if config.target == "azure" and config.aks.identity == "service-principal" else None

@@ -132,9 +132,11 @@ def _build(ctx: typer.Context, source: Any, *, local_docker: bool, platform: str
     if dry_run:
         image = build.plan(loaded, source(loaded, out, True), cluster=None, local_docker=local_docker,
                            platform=platform, force=force)
+        lock = image.source.facts.get("lock_sha256")
         out.data({"dry_run": True, **image.as_dict()},
                  f"would build {image.image}\n  FROM {image.base} for {image.platform} with {image.builder}, "
-                 f"unless the registry has that tag\n  context: {', '.join(p for p, _, _ in image.context.files)}")
+                 f"unless the registry has that tag\n  context: {', '.join(p for p, _, _ in image.context.files)}"
+                 + (f"\n  lock: {image.source.facts['lock']} (sha256 {lock[:12]})" if lock else ""))
         return
     with StateLock(loaded.state_dir, ctx.info_name or "build"):
         made = source(loaded, out, False)

@@ -203,13 +203,13 @@ def node_arch(loaded: Loaded, cluster: Cluster | None) -> str:
 
 
 def plan(loaded: Loaded, source: Source | None = None, *, cluster: Cluster | None, local_docker: bool = False,
-         platform: str | None = None, force: bool = False) -> ImagePlan:
+         platform: str | None = None, force: bool = False, nodes: str | None = None) -> ImagePlan:
     """Where and how ``source`` (default: the hub image's) is built, and its tag; nothing is built or asked but
-    the nodes' architecture."""
+    the nodes' architecture (unless ``nodes`` already says it)."""
     config = loaded.config
     server = registry_server(loaded)  # config errors first, before any question to the cluster
     source = source or hub_source(loaded, force=force)
-    nodes = node_arch(loaded, cluster)
+    nodes = nodes or node_arch(loaded, cluster)
     wanted = platform.removeprefix("linux/") if platform else nodes
     resolved = check(wanted, nodes, force=force)
     builder = "docker" if local_docker or config.target != "azure" else "acr-tasks"

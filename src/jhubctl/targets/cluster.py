@@ -108,13 +108,16 @@ class KubernetesTarget(Target):
             with out.progress("apply-storage") as bar:
                 stored = storage.run(loaded, kube, storage.plan(loaded), on_wait=lambda m: bar.update(message=m))
             _said(out, "apply-storage", stored.changed, f"claim {stored.namespace}/{stored.claim} is {stored.phase}")
-            built = _build(out, loaded, image_plan(loaded, cluster=same))
+            hub = image_plan(loaded, cluster=same)
+            built = _build(out, loaded, hub)
             if loaded.config.registry.singleuser_image is None:
                 with out.progress("resolving the interpreter lock"):
                     lock, resolved = ensure_lock(loaded)
                 if resolved:
                     out.success(f"interpreter lock {lock.path} ({len(lock.pins())} packages, sha256 {lock.sha256[:12]})")
-                built = _build(out, loaded, image_plan(loaded, singleuser_source(loaded, lock), cluster=same)) or built
+                singleuser = image_plan(loaded, singleuser_source(loaded, lock), cluster=same,
+                                        nodes=hub.platform.split("/", 1)[1])
+                built = _build(out, loaded, singleuser) or built
             deploy = deploy_plan(loaded, cluster=same)
             with out.progress("deploy-hub") as bar:
                 deployed = Deployer(loaded, kube, path, context, on_status=out.info,
