@@ -66,7 +66,7 @@ def test_a_second_up_changes_nothing_and_says_so_step_by_step(env: ClusterEnv) -
     given = lock.read_text()
     lock.unlink()  # the first `up` resolves it (the same input as of the same date: the same lock)
     first = env.ok("up", "--no-smoke-test")
-    assert f"interpreter lock {lock} (" in first.stderr and lock.read_text() == given
+    assert f"interpreter lock {lock} resolved (" in first.stderr and lock.read_text() == given
     stamp = lock.stat().st_mtime_ns
     seen, helm_calls, docker_calls = len(env.kube.requests), len(env.tools.helm.calls()), len(env.tools.docker.calls())
     result = env.ok("up", "--no-smoke-test")
@@ -75,7 +75,7 @@ def test_a_second_up_changes_nothing_and_says_so_step_by_step(env: ClusterEnv) -
     assert [c["argv"][:2] for c in env.tools.docker.calls()[docker_calls:]] == [["buildx", "version"], ["buildx", "imagetools"]] * 2
     assert lock.stat().st_mtime_ns == stamp  # not resolved again
     err = result.stderr
-    assert f"interpreter lock {lock} (" not in err
+    assert f"interpreter lock {lock} resolved" not in err
     assert "apply-storage: nothing to do (claim jhub/azure-blob-nfs-pvc is Bound)" in err
     assert "build-hub-image: nothing to do (registry.example:5000/k8s-hub:3.1.0-" in err and "is in the registry)" in err
     assert "build-singleuser-image: nothing to do (registry.example:5000/singleuser:3.1.0-" in err

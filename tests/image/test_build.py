@@ -75,14 +75,21 @@ def test_mixed_nodes_are_refused(make_cluster_env) -> None:
     assert env.tools.docker.calls() == []
 
 
-def test_a_base_image_of_another_version_is_refused_unless_forced(cluster_env: ClusterEnv) -> None:
-    cluster_env.write_config({"hub": {"base_image": "jupyterhub/k8s-hub:3.2.1"}})
-    result = cluster_env.run("build-hub-image")
-    assert result.code == 2
-    assert "jupyterhub/k8s-hub:3.2.1 is not version 3.1.0 (hub.chart_version)" in result.stderr
+@pytest.mark.parametrize(("command", "config", "refusal", "froms"), [
+    ("build-hub-image", {"hub": {"base_image": "jupyterhub/k8s-hub:3.2.1"}},
+     "jupyterhub/k8s-hub:3.2.1 is not version 3.1.0 (hub.chart_version)", 1),
+    ("build-singleuser-image", {"interpreter": {"base_image": "python:3.12.14-slim-trixie"}},
+     "must be built on Python 3.11 (the lock's): python:3.12.14-slim-trixie is Python 3.12", 2),
+])
+def test_a_base_image_of_another_version_is_refused_unless_forced(cluster_env: ClusterEnv, command: str,
+                                                                   config: dict, refusal: str, froms: int) -> None:
+    cluster_env.write_config(config)
+    result = cluster_env.run(command)
+    assert result.code == 2 and refusal in result.stderr
     assert cluster_env.tools.docker.calls() == []
-    cluster_env.ok("build-hub-image", "--force")
-    assert builds(cluster_env)[0]["dockerfile"].count("FROM jupyterhub/k8s-hub:3.2.1") == 1
+    cluster_env.ok(command, "--force")
+    base = next(iter(next(iter(config.values())).values()))
+    assert builds(cluster_env)[0]["dockerfile"].count(f"FROM {base}") == froms
 
 
 def test_a_failed_docker_build_shows_the_end_of_its_output(cluster_env: ClusterEnv) -> None:
@@ -252,18 +259,13 @@ def test_singleuser_resolves_a_missing_lock_first_and_a_dry_run_writes_none(clus
     assert result.stdout.strip() == plan["image"]  # the dry run named the image the build made
 
 
-def test_singleuser_context_out_and_a_base_of_another_python(cluster_env: ClusterEnv, tmp_path: Path) -> None:
+def test_singleuser_context_out_writes_the_lock_and_the_plugins(cluster_env: ClusterEnv, tmp_path: Path) -> None:
     out = cluster_env.ok("build-singleuser-image", "--context-out", str(tmp_path / "ctx"))
     written = sorted(str(p.relative_to(tmp_path / "ctx")) for p in (tmp_path / "ctx").rglob("*") if p.is_file())
     assert written == sorted(p for p, _, _ in singleuser_expected(cluster_env).files)
+    lock = cluster_env.state_dir / "interpreter" / "requirements.lock"
+    assert (tmp_path / "ctx" / "requirements.lock").read_bytes() == lock.read_bytes()
     assert len(out.stdout.splitlines()) == len(written) and cluster_env.tools.docker.calls() == []
-    cluster_env.write_config({"interpreter": {"base_image": "python:3.12.14-slim-trixie"}})
-    result = cluster_env.run("build-singleuser-image")
-    assert result.code == 2
-    assert "must be built on Python 3.11 (the lock's): python:3.12.14-slim-trixie is Python 3.12" in result.stderr
-    assert cluster_env.tools.docker.calls() == []
-    cluster_env.ok("build-singleuser-image", "--force")
-    assert builds(cluster_env)[0]["dockerfile"].count("FROM python:3.12.14-slim-trixie") == 2
 
 
 def test_acr_tasks_build_the_singleuser_image_from_the_context(acr_env: AcrEnv) -> None:

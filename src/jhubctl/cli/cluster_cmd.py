@@ -8,6 +8,7 @@ Each parses its options, asks before changing the cluster (unless ``--yes``), ca
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -61,99 +62,88 @@ Platform = Annotated[str | None, typer.Option("--platform", help="Build for linu
                                                                 "architecture (refused if it cannot run there).")]
 ContextOut = Annotated[Path | None, typer.Option("--context-out", help="Only write the build context to this folder.",
                                                  file_okay=False)]
+Force = Annotated[bool, typer.Option("--force", help="Build even if the base image is not the expected one (hub: "
+                                                     "hub.chart_version's; singleuser: the lock's Python), or the "
+                                                     "platform not the nodes'.")]
+#: What an image is built of: (loaded config, output, dry run, --force) -> image.build.Source.
+SourceOf = Callable[[Any, "Output", bool, bool], Any]
 
 
-def build_hub_image(
-    ctx: typer.Context,
-    local_docker: LocalDocker = False,
-    platform: Platform = None,
-    context_out: ContextOut = None,
-    dry_run: DryRun = False,
-    force: Annotated[bool, typer.Option("--force", help="Build even if the base image is another version than "
-                                                        "hub.chart_version, or the platform not the nodes'.")] = False,
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
-    json_flag: JsonFlag = False,
-) -> None:
-    """Build the hub image (the chart's k8s-hub plus the conversation spawner) and push it, unless the registry
-    has it already. Tag: <chart version>-<hash of the context and platform>.
-    """
+def _hub_source(loaded: Any, out: Output, preview: bool, force: bool) -> Any:
     from ..image.build import hub_source
 
-    _build(ctx, lambda loaded, out, preview: hub_source(loaded, force=force), local_docker=local_docker,
-           platform=platform, context_out=context_out, dry_run=dry_run, force=force, kubeconfig=kubeconfig,
-           context=context, json_flag=json_flag)
+    return hub_source(loaded, force=force)
 
 
-def build_singleuser_image(
-    ctx: typer.Context,
-    local_docker: LocalDocker = False,
-    platform: Platform = None,
-    context_out: ContextOut = None,
-    dry_run: DryRun = False,
-    force: Annotated[bool, typer.Option("--force", help="Build even if interpreter.base_image is another Python "
-                                                        "than the lock's, or the platform not the nodes'.")] = False,
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
-    json_flag: JsonFlag = False,
-) -> None:
-    """Build the user server image (the interpreter lock on a pinned Python, plus jhubctl's server plugins) and
-    push it, unless the registry has it already. Resolves the lock first if the interpreter config changed.
-    Tag: <chart version>-<hash of the context and platform>.
-    """
+def _singleuser_source(loaded: Any, out: Output, preview: bool, force: bool) -> Any:
     from ..image.build import singleuser_source
+    from ..targets import interpreter_lock
 
-    def source(loaded: Any, out: Output, preview: bool) -> Any:
-        from ..packages import ensure_lock
-
-        with out.progress("resolving the interpreter lock"):
-            lock, resolved = ensure_lock(loaded, write=not preview)
-        if resolved:
-            (out.info if preview else out.success)(
-                f"interpreter lock {lock.path} {'would be resolved (not written: a dry run)' if preview else 'resolved'}"
-                f" ({len(lock.pins())} packages, sha256 {lock.sha256[:12]})")
-        return singleuser_source(loaded, lock, force=force)
-
-    _build(ctx, source, local_docker=local_docker, platform=platform, context_out=context_out, dry_run=dry_run,
-           force=force, kubeconfig=kubeconfig, context=context, json_flag=json_flag)
+    return singleuser_source(loaded, interpreter_lock(loaded, out, write=not preview), force=force)
 
 
-def _build(ctx: typer.Context, source: Any, *, local_docker: bool, platform: str | None, context_out: Path | None,
-           dry_run: bool, force: bool, kubeconfig: Path | None, context: str | None, json_flag: bool) -> None:
-    """Both build commands: ``source(loaded, out, preview)`` says what is built; the rest is the same."""
-    from ..image import build
-    from ..state import StateLock
+def _build_command(source: SourceOf, doc: str) -> Callable[..., None]:
+    """A build command: the same options and steps for both images, ``source`` says what is built."""
 
-    actx = _context(ctx, kubeconfig, context)
-    out = actx.output(json_flag)
-    loaded = actx.loaded
-    if context_out is None:
-        build.registry_server(loaded)  # a config error first, before a lock is resolved or a cluster asked
-    if dry_run:
-        image = build.plan(loaded, source(loaded, out, True), cluster=None, local_docker=local_docker,
-                           platform=platform, force=force)
-        lock = image.source.facts.get("lock_sha256")
-        out.data({"dry_run": True, **image.as_dict()},
-                 f"would build {image.image}\n  FROM {image.base} for {image.platform} with {image.builder}, "
-                 f"unless the registry has that tag\n  context: {', '.join(p for p, _, _ in image.context.files)}"
-                 + (f"\n  lock: {image.source.facts['lock']} (sha256 {lock[:12]})" if lock else ""))
-        return
-    with StateLock(loaded.state_dir, ctx.info_name or "build"):
-        made = source(loaded, out, False)
-        if context_out is not None:
-            files = made.context.write(context_out)
-            out.data({"context": str(context_out), "files": [str(f) for f in files]},
-                     "\n".join(str(f) for f in files))
+    def command(
+        ctx: typer.Context,
+        local_docker: LocalDocker = False,
+        platform: Platform = None,
+        context_out: ContextOut = None,
+        dry_run: DryRun = False,
+        force: Force = False,
+        kubeconfig: Kubeconfig = None,
+        context: Context = None,
+        json_flag: JsonFlag = False,
+    ) -> None:
+        from ..image import build
+        from ..state import StateLock
+
+        actx = _context(ctx, kubeconfig, context)
+        out = actx.output(json_flag)
+        loaded = actx.loaded
+        if context_out is None:
+            build.registry_server(loaded)  # a config error first, before a lock is resolved or a cluster asked
+        if dry_run:
+            image = build.plan(loaded, source(loaded, out, True, force), cluster=None, local_docker=local_docker,
+                               platform=platform, force=force)
+            lock = image.source.facts.get("lock_sha256")
+            out.data({"dry_run": True, **image.as_dict()},
+                     f"would build {image.image}\n  FROM {image.base} for {image.platform} with {image.builder}, "
+                     f"unless the registry has that tag\n  context: {', '.join(p for p, _, _ in image.context.files)}"
+                     + (f"\n  lock: {image.source.facts['lock']} (sha256 {lock[:12]})" if lock else ""))
             return
-        image = build.plan(loaded, made, cluster=_cluster(actx), local_docker=local_docker, platform=platform,
-                           force=force)
-        with out.progress(f"building {image.image}") as bar:
-            result = build.build(loaded, image, on_line=lambda line: bar.update(message=line))
-    if result.built:
-        out.success(f"built {image.image} for {image.platform} and pushed it")
-    else:
-        out.info(f"{image.image} is in the registry already: nothing to build")
-    out.data(result.outputs(), image.image)
+        with StateLock(loaded.state_dir, ctx.info_name or "build"):
+            made = source(loaded, out, False, force)
+            if context_out is not None:
+                files = made.context.write(context_out)
+                out.data({"context": str(context_out), "files": [str(f) for f in files]},
+                         "\n".join(str(f) for f in files))
+                return
+            image = build.plan(loaded, made, cluster=_cluster(actx), local_docker=local_docker, platform=platform,
+                               force=force)
+            with out.progress(f"building {image.image}") as bar:
+                result = build.build(loaded, image, on_line=lambda line: bar.update(message=line))
+        if result.built:
+            out.success(f"built {image.image} for {image.platform} and pushed it")
+        else:
+            out.info(f"{image.image} is in the registry already: nothing to build")
+        out.data(result.outputs(), image.image)
+
+    command.__doc__ = doc
+    return command
+
+
+build_hub_image = _build_command(
+    _hub_source,
+    """Build the hub image (the chart's k8s-hub plus the conversation spawner) and push it, unless the registry
+    has it already. Tag: <chart version>-<hash of the context and platform>.
+    """)
+build_singleuser_image = _build_command(
+    _singleuser_source,
+    """Build the user server image (the interpreter lock plus the server plugins) and push it, unless the registry
+    has it already. Resolves the lock first if the interpreter config changed. Tag: <chart version>-<hash>.
+    """)
 
 
 def apply_storage(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import JhubctlError
-from . import DownResult, Target, UpResult
+from . import DownResult, Target, UpResult, interpreter_lock
 
 if TYPE_CHECKING:
     from ..config import Loaded
@@ -95,7 +95,6 @@ class KubernetesTarget(Target):
         from ..image.build import plan as image_plan, singleuser_source
         from ..kube import storage
         from ..kube.connect import cluster, kubeconfig
-        from ..packages import ensure_lock
 
         self.before_up(out)
         loaded, timeout = self.loaded, self.loaded.config.kubernetes.wait_timeout
@@ -111,11 +110,7 @@ class KubernetesTarget(Target):
             hub = image_plan(loaded, cluster=same)
             built = _build(out, loaded, hub)
             if loaded.config.registry.singleuser_image is None:
-                with out.progress("resolving the interpreter lock"):
-                    lock, resolved = ensure_lock(loaded)
-                if resolved:
-                    out.success(f"interpreter lock {lock.path} ({len(lock.pins())} packages, sha256 {lock.sha256[:12]})")
-                singleuser = image_plan(loaded, singleuser_source(loaded, lock), cluster=same,
+                singleuser = image_plan(loaded, singleuser_source(loaded, interpreter_lock(loaded, out)), cluster=same,
                                         nodes=hub.platform.split("/", 1)[1])
                 built = _build(out, loaded, singleuser) or built
             deploy = deploy_plan(loaded, cluster=same)
