@@ -176,6 +176,7 @@ def test_a_singleuser_image_built_from_an_older_lock_is_not_deployed(cluster_env
     old = built(cluster_env) and singleuser_built(cluster_env)
     lock = cluster_env.state_dir / "interpreter" / "requirements.lock"
     lock.write_text(lock.read_text().replace("# python: 3.11", "# python: 3.11\n# note: changed by hand"))
+    assert "built from an older lock; not deployed yet" in cluster_env.ok("status").stdout
     result = cluster_env.run("deploy-hub", "--no-wait", "--yes")
     assert result.code == 2 and "the singleuser image" in result.stderr and "has not been built" in result.stderr
     assert old not in result.stderr and upgrade_calls(cluster_env) == []
@@ -214,6 +215,8 @@ def test_an_image_of_your_own_needs_no_build_and_gets_the_plugins_as_files(clust
         for path, content in files.items()}
     assert singleuser["extraEnv"] == {"PYTHONPATH": "/usr/local/share/jhubctl"}
     assert cluster_env.journal()["deploy-hub"]["outputs"]["singleuser_image"] == "quay.io/example/notebook:2024-06-01"
+    status = cluster_env.ok("status").stdout
+    assert "image: quay.io/example/notebook:2024-06-01 (registry.singleuser_image: not built from the lock)" in status
 
 
 def test_a_pending_release_is_refused_with_the_way_out(cluster_env: ClusterEnv) -> None:

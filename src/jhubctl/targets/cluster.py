@@ -164,19 +164,19 @@ class KubernetesTarget(Target):
         from ..state import Journal
 
         report = super().interpreter()
-        journal = Journal(self.loaded.state_dir)
-        deployed = journal.get(HUB_STEP)
-        image = deployed.outputs.get("singleuser_image") if deployed is not None else None
         if self.loaded.config.registry.singleuser_image:
             return report | {"image": {"image": self.loaded.config.registry.singleuser_image, "lock": None,
                                        "state": "registry.singleuser_image: not built from the lock"}}
+        journal = Journal(self.loaded.state_dir)
         record = journal.get(SINGLEUSER.step)
         if record is None or record.status != "succeeded":
             return report | {"image": None}
         built = record.outputs
         lock = report.get("lock") or {}
+        deployed = journal.get(HUB_STEP)
         state = "the current lock" if built.get("lock_sha256") == lock.get("sha256") else "an older lock"
-        where = "deployed" if image == built.get("image") else "not deployed yet (`jhubctl deploy-hub`)"
+        where = ("deployed" if deployed is not None and deployed.outputs.get("singleuser_image") == built.get("image")
+                 else "not deployed yet (`jhubctl deploy-hub`)")
         return report | {"image": {"image": built.get("image"), "lock": built.get("lock"),
                                    "lock_sha256": built.get("lock_sha256"), "state": f"built from {state}; {where}"}}
 
