@@ -22,7 +22,6 @@ from jhubctl import standalone
 from jhubctl.errors import JhubctlError, UsageError
 from jhubctl.image.context import (
     BuildContext,
-    Server,
     hub_base_image,
     hub_context,
     image_tag,
@@ -149,8 +148,8 @@ def test_the_architecture_checks() -> None:
 def singleuser(lock_path: Path, *, uid: int = 1000, gid: int = 100, plugins: Path | None = None) -> BuildContext:
     lock = read_lock(lock_path)
     assert lock is not None and lock.python and lock.jupyterhub
-    return singleuser_context(singleuser_base_image(lock.python),
-                              Server(lock.text, lock.python, lock.jupyterhub, uid, gid), plugins)
+    return singleuser_context(singleuser_base_image(lock.python), lock=lock.text, python=lock.python,
+                              jupyterhub=lock.jupyterhub, uid=uid, gid=gid, plugins=plugins)
 
 
 def test_the_singleuser_context_pins_its_bases_and_installs_the_lock_with_hashes(tiny_lock: Path) -> None:

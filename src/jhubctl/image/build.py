@@ -20,16 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import Loaded
 from ..errors import JhubctlError, UsageError
 from ..state import Journal
-from .context import (
-    BuildContext,
-    Server,
-    hub_base_image,
-    hub_context,
-    image_tag,
-    singleuser_base_image,
-    singleuser_context,
-    tag,
-)
+from .context import BuildContext, hub_base_image, hub_context, image_tag, singleuser_base_image, singleuser_context, tag
 from .platform import check, nodes_arch, vm_arch
 
 if TYPE_CHECKING:
@@ -133,8 +124,9 @@ def singleuser_source(loaded: Loaded, lock: Lock, *, force: bool = False) -> Sou
     if found and found.group(1) != python and not force:
         raise UsageError(f"the singleuser image must be built on Python {python} (the lock's): {base} is Python "
                          f"{found.group(1)}", hint="fix interpreter.base_image or interpreter.python, or pass --force")
-    server = Server(lock.text, python, hub, config.servers.uid, config.servers.fs_gid)
-    return Source(SINGLEUSER, config.registry.singleuser_image_name, base, singleuser_context(base, server),
+    context = singleuser_context(base, lock=lock.text, python=python, jupyterhub=hub, uid=config.servers.uid,
+                                 gid=config.servers.fs_gid)
+    return Source(SINGLEUSER, config.registry.singleuser_image_name, base, context,
                   {"lock": str(lock.path), "lock_sha256": lock.sha256})
 
 

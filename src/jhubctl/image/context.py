@@ -151,32 +151,22 @@ def singleuser_base_image(python: str) -> str:
     return base
 
 
-@dataclass(frozen=True)
-class Server:
-    """What the singleuser image is made of besides its base: the lock and who runs the servers."""
-
-    lock: str  # the lock file's text
-    python: str  # its Python minor version
-    jupyterhub: str  # the hub's JupyterHub version, which the lock pins
-    uid: int
-    gid: int
-
-
-def singleuser_context(base_image: str, server: Server, plugins: Path | None = None) -> BuildContext:
-    """The singleuser image's context: the lock installed by the local venv's own uv commands into a venv on
-    ``base_image``, the server plugins (default: the installed ones) beside it, run as ``uid``:``gid``."""
-    prefix, lock = SINGLEUSER_PREFIX, f"/tmp/jhubctl/{LOCK_FILE}"
-    site = f"{prefix}/lib/python{server.python}/site-packages"
+def singleuser_context(base_image: str, *, lock: str, python: str, jupyterhub: str, uid: int, gid: int,
+                       plugins: Path | None = None) -> BuildContext:
+    """The singleuser image's context: ``lock`` (the lock file's text, for Python ``python``, pinning the hub's
+    ``jupyterhub``) installed by the local venv's own uv commands into a venv on ``base_image``, the server
+    plugins (default: the installed ones) beside it, run as ``uid``:``gid``."""
+    prefix, lock_path, home = SINGLEUSER_PREFIX, f"/tmp/jhubctl/{LOCK_FILE}", f"/home/{SERVER_USER}"
+    site = f"{prefix}/lib/python{python}/site-packages"
     install = " \\\n && ".join(shlex.join(argv) for argv in (
-        uv.venv_argv("uv", Path(prefix), f"python{server.python}"), uv.sync_argv("uv", Path(lock), Path(prefix))))
-    uid, gid, home = server.uid, server.gid, f"/home/{SERVER_USER}"
+        uv.venv_argv("uv", Path(prefix), f"python{python}"), uv.sync_argv("uv", Path(lock_path), Path(prefix))))
     dockerfile = f"""# Made by `jhubctl build-singleuser-image`: the interpreter lock on a pinned Python, plus jhubctl's
 # server plugins. The image tag is a hash of this folder; change jhubctl's config or version, not this file.
 FROM {UV_IMAGE} AS uv
 
 FROM {base_image} AS build
 COPY --from=uv /uv /usr/local/bin/uv
-COPY {LOCK_FILE} {lock}
+COPY {LOCK_FILE} {lock_path}
 # Exactly the lock, each file checked against its hash: the commands that build the local target's venv.
 ENV UV_NO_CACHE=1 UV_PYTHON_DOWNLOADS=never
 RUN {install}
@@ -191,8 +181,8 @@ ENV PATH={prefix}/bin:$PATH
 USER {uid}:{gid}
 WORKDIR {home}
 # Fail the build, not the first conversation: as the servers' uid, jupyterhub-singleuser, ipykernel and the
-# plugins import, and JupyterHub is the hub's {server.jupyterhub}.
-RUN python -m jhubctl.singleuser.check {server.jupyterhub}
+# plugins import, and JupyterHub is the hub's {jupyterhub}.
+RUN python -m jhubctl.singleuser.check {jupyterhub}
 CMD ["jupyterhub-singleuser"]
 """
-    return BuildContext.of(dockerfile, {LOCK_FILE: server.lock.encode(), **standalone.files("singleuser", plugins)})
+    return BuildContext.of(dockerfile, {LOCK_FILE: lock.encode(), **standalone.files("singleuser", plugins)})
