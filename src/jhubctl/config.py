@@ -182,8 +182,11 @@ class RegistryConfig(Section):
     name: str | None = Field(None, description="Azure Container Registry name (5-50 letters/digits).")
     sku: Literal["Basic", "Standard", "Premium"] = "Basic"
     hub_image_name: str = Field("k8s-hub", description="Repository of the custom hub image in the registry.")
-    singleuser_image: str = Field(
-        "jupyterhub/k8s-singleuser-sample:3.1.0", description="User server image, pinned (never :latest)."
+    singleuser_image_name: str = Field(
+        "singleuser", description="Repository of the user server image build-singleuser-image makes."
+    )
+    singleuser_image: str | None = Field(
+        None, description="A user server image of your own (pinned, never :latest) instead of the one jhubctl builds."
     )
     server: str | None = Field(
         None, description="Registry host[/path] images are pushed to (target kubernetes: required; azure: the ACR)."
@@ -206,7 +209,9 @@ class RegistryConfig(Section):
 
     @field_validator("singleuser_image")
     @classmethod
-    def _pinned(cls, v: str) -> str:
+    def _pinned(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
         if ":" not in v.rsplit("/", 1)[-1] or v.endswith(":latest"):
             raise ValueError(f"{v!r} must carry a pinned tag (':latest' changes under running servers)")
         return v
@@ -446,6 +451,9 @@ class InterpreterConfig(Section):
         None, description="Resolve only with releases up to this date (YYYY-MM-DD or RFC 3339): the same lock on any day."
     )
     uv_path: str | None = Field(None, description="The uv executable (default: the one installed with jhubctl).")
+    base_image: str | None = Field(
+        None, description="Image the singleuser image is built FROM (default: jhubctl's pinned python:<python>-slim)."
+    )
 
     @field_validator("requirements")
     @classmethod

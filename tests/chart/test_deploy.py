@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from jhubctl.image.build import plan
+from jhubctl.image.build import lock_for_image, plan, singleuser_source
 from jhubctl.state import Journal, Record
 from tests.cluster.conftest import NAMESPACE, REGISTRY, TOKEN, ClusterEnv
 from tests.fakes.graph.fixtures import fake_graph, fake_graph_factory  # noqa: F401
@@ -28,9 +28,15 @@ def assert_one_line_error(stderr: str) -> str:
     return _one_line("\n".join(lines[start:]))
 
 
-def built(env: ClusterEnv) -> str:
-    result = env.ok("build-hub-image")
-    return result.stdout.strip()
+def built(env: ClusterEnv, *flags: str) -> str:
+    """Both images built for the config; the hub image's name."""
+    hub = env.ok("build-hub-image", *flags).stdout.strip()
+    env.ok("build-singleuser-image", *flags)
+    return hub
+
+
+def singleuser_built(env: ClusterEnv) -> str:
+    return env.journal()["build-singleuser-image"]["outputs"]["image"]
 
 
 def upgrade_calls(env: ClusterEnv) -> list[dict[str, Any]]:
@@ -112,11 +118,15 @@ def test_install_runs_helm_with_a_0600_values_file_that_is_gone_afterwards(clust
     sent = yaml.safe_load(upgrade["values"]["text"])
     assert sent["hub"]["services"]["assistant"]["apiToken"] == TOKEN  # the one place the token goes
     assert f"{sent['hub']['image']['name']}:{sent['hub']['image']['tag']}" == image
+    singleuser = singleuser_built(cluster_env)
+    assert singleuser.startswith(f"{REGISTRY}/singleuser:3.1.0-")
+    assert f"{sent['singleuser']['image']['name']}:{sent['singleuser']['image']['tag']}" == singleuser
+    assert "extraFiles" not in sent["singleuser"]  # the built image has the plugins installed
     assert argvs[-1] == ["list", "--all", "--filter", "^jhub$", "-n", NAMESPACE, "-o", "json", *kube_flags]
     record = cluster_env.journal()["deploy-hub"]
     assert record["status"] == "succeeded"
-    assert {k: record["outputs"][k] for k in ("release", "namespace", "revision", "image")} == {
-        "release": "jhub", "namespace": NAMESPACE, "revision": 1, "image": image}
+    assert {k: record["outputs"][k] for k in ("release", "namespace", "revision", "image", "singleuser_image")} == {
+        "release": "jhub", "namespace": NAMESPACE, "revision": 1, "image": image, "singleuser_image": singleuser}
     assert "url" in record["outputs"]  # the fake load balancer answered at once
     assert "release jhub revision 1: installed" in result.stderr
     no_secret_anywhere(cluster_env, result.stdout, result.stderr)
@@ -140,7 +150,7 @@ def test_a_changed_image_rolls_out_and_no_pod_is_deleted(cluster_env: ClusterEnv
     assert hub is not None and hub["metadata"]["generation"] == 1
     cluster_env.write_config({"kubernetes": {"node_arch": "arm64"}})  # another platform: another tag
     cluster_env.kube.controllers.rollout = True
-    second = cluster_env.ok("build-hub-image", "--force").stdout.strip()
+    second = built(cluster_env, "--force")
     assert second != first and second.startswith(f"{REGISTRY}/k8s-hub:3.1.0-")
     cluster_env.ok("deploy-hub", "--no-wait", "--yes")
     hub = cluster_env.kube.get_object("deployments", "hub", NAMESPACE)
@@ -152,8 +162,61 @@ def test_a_changed_image_rolls_out_and_no_pod_is_deleted(cluster_env: ClusterEnv
 
 def test_without_a_build_deploy_hub_says_to_build(cluster_env: ClusterEnv) -> None:
     result = cluster_env.run("deploy-hub", "--no-wait", "--yes")
-    assert result.code == 2 and "has not been built" in result.stderr and "build-hub-image" in result.stderr
+    assert result.code == 2 and "the hub image" in result.stderr and "has not been built" in result.stderr
+    assert "run `jhubctl build-hub-image` first" in result.stderr
+    cluster_env.ok("build-hub-image")
+    result = cluster_env.run("deploy-hub", "--no-wait", "--yes")
+    assert result.code == 2 and "the singleuser image" in result.stderr and "has not been built" in result.stderr
+    assert "run `jhubctl build-singleuser-image` first" in result.stderr
     assert upgrade_calls(cluster_env) == [] and cluster_env.all_writes() == []
+
+
+def test_a_singleuser_image_built_from_an_older_lock_is_not_deployed(cluster_env: ClusterEnv) -> None:
+    """The lock changed since the build: deploy-hub names the image the new lock makes, which is not built."""
+    old = built(cluster_env) and singleuser_built(cluster_env)
+    lock = cluster_env.state_dir / "interpreter" / "requirements.lock"
+    lock.write_text(lock.read_text().replace("# python: 3.11", "# python: 3.11\n# note: changed by hand"))
+    assert "built from an older lock; not deployed yet" in cluster_env.ok("status").stdout
+    result = cluster_env.run("deploy-hub", "--no-wait", "--yes")
+    assert result.code == 2 and "the singleuser image" in result.stderr and "has not been built" in result.stderr
+    assert old not in result.stderr and upgrade_calls(cluster_env) == []
+    assert cluster_env.ok("build-singleuser-image").stdout.strip() != old  # another lock, another tag
+
+
+def test_dry_run_names_the_lock_it_needs(cluster_env: ClusterEnv) -> None:
+    cluster_env.write_config({"kubernetes": {"node_arch": "amd64"}})
+    (cluster_env.state_dir / "interpreter" / "requirements.lock").unlink()
+    result = cluster_env.run("deploy-hub", "--dry-run")
+    assert result.code == 2
+    line = assert_one_line_error(result.stderr)
+    assert "the singleuser image is built from the interpreter lock" in line and "does not exist yet" in line
+    assert "build-singleuser-image" in result.stderr and "registry.singleuser_image" in result.stderr
+    cluster_env.write_config({"interpreter": {"requirements": ["ipykernel", "iniconfig"]}})  # input changed
+    cluster_env.ok("build-singleuser-image", "--context-out", str(cluster_env.root / "ctx"))  # resolves it
+    cluster_env.write_config({"interpreter": {"requirements": ["ipykernel"]}})
+    result = cluster_env.run("deploy-hub", "--dry-run")
+    assert result.code == 2 and "was resolved from another interpreter config" in result.stderr
+
+
+def test_an_image_of_your_own_needs_no_build_and_gets_the_plugins_as_files(cluster_env: ClusterEnv) -> None:
+    from jhubctl import standalone
+
+    cluster_env.write_config({"registry": {"singleuser_image": "quay.io/example/notebook:2024-06-01"}})
+    cluster_env.ok("build-hub-image")
+    cluster_env.ok("deploy-hub", "--no-wait", "--yes")
+    assert [c for c in cluster_env.tools.docker.calls() if c["argv"][:2] == ["buildx", "build"]][1:] == []
+    sent = yaml.safe_load(upgrade_calls(cluster_env)[0]["values"]["text"])
+    singleuser = sent["singleuser"]
+    assert singleuser["image"] == {"name": "quay.io/example/notebook", "tag": "2024-06-01"}
+    files = standalone.files("singleuser")
+    assert singleuser["extraFiles"] == {
+        path.replace("/", "-"): {"mountPath": f"/usr/local/share/jhubctl/{path}", "stringData": content.decode(),
+                                 "mode": 0o644}
+        for path, content in files.items()}
+    assert singleuser["extraEnv"] == {"PYTHONPATH": "/usr/local/share/jhubctl"}
+    assert cluster_env.journal()["deploy-hub"]["outputs"]["singleuser_image"] == "quay.io/example/notebook:2024-06-01"
+    status = cluster_env.ok("status").stdout
+    assert "image: quay.io/example/notebook:2024-06-01 (registry.singleuser_image: not built from the lock)" in status
 
 
 def test_a_pending_release_is_refused_with_the_way_out(cluster_env: ClusterEnv) -> None:
@@ -219,8 +282,11 @@ def sp_env(cluster_env: ClusterEnv, fake_graph: FakeGraph) -> ClusterEnv:
     journal = Journal(cluster_env.state_dir)
     journal.record("identity", Record("succeeded", outputs={"mode": "service-principal", "app_id": app["appId"],
                                                             "app_object_id": app["id"]}))
-    image = plan(cluster_env.loaded(), cluster=None)
+    loaded = cluster_env.loaded()
+    image = plan(loaded, cluster=None)
     journal.record("build-hub-image", Record("succeeded", outputs={"image": image.image}))
+    singleuser = plan(loaded, singleuser_source(loaded, lock_for_image(loaded)), cluster=None)
+    journal.record("build-singleuser-image", Record("succeeded", outputs={"image": singleuser.image}))
     return cluster_env
 
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from jhubctl.chart import schema
-from jhubctl.chart.values import CHART_CULLER, REDACTED, Facts, image_parts, merge, overlay, redact, values
+from jhubctl.chart.values import CHART_CULLER, REDACTED, Facts, dump, image_parts, merge, overlay, redact, values
 from jhubctl.config import parse_config
 from jhubctl.errors import UsageError
 from jhubctl.services import API_SERVICE_SCOPES
@@ -33,8 +33,11 @@ def config(identity: str, **changes: Any) -> Any:
     return parse_config(data)
 
 
+SINGLEUSER = "jhubacr1.azurecr.io/singleuser:3.1.0-ba9876543210"
+
+
 def facts(identity: str) -> Facts:
-    return Facts("jhubacr1.azurecr.io/k8s-hub", "3.1.0-0123456789ab", "azure-blob-nfs-pvc", TOKEN,
+    return Facts("jhubacr1.azurecr.io/k8s-hub", "3.1.0-0123456789ab", "azure-blob-nfs-pvc", TOKEN, SINGLEUSER,
                  "acr-pull" if identity == "service-principal" else None)
 
 
@@ -59,7 +62,12 @@ def test_every_decision_is_a_key(identity: str) -> None:
     assert hub["image"] == {"name": "jhubacr1.azurecr.io/k8s-hub", "tag": "3.1.0-0123456789ab"}
     assert hub["config"]["JupyterHub"] == {"spawner_class": "jhubctl.spawner.kube.KubeConversationSpawner",
                                            "authenticator_class": "jhubctl.spawner.auth.ConversationAuthenticator"}
-    assert hub["config"]["KubeSpawner"] == {"delete_pvc": False}
+    assert hub["config"]["KubeSpawner"] == {"delete_pvc": False, "args": [
+        "--ZMQChannelsWebsocketConnection.iopub_data_rate_limit=1000000.0",
+        "--ZMQChannelsWebsocketConnection.iopub_msg_rate_limit=1000.0",
+        "--ServerApp.contents_manager_class=jhubctl.singleuser.contents.ConfinedContentsManager",
+        "--ServerApp.kernel_websocket_connection_class=jhubctl.singleuser.kernelws.NoDelayConnection",
+    ]}  # the same options the local hub's servers get
     assert hub["config"]["KubeConversationSpawner"] == {"shared_claim_name": "azure-blob-nfs-pvc",
                                                         "conversation_mount_path": "/home/jovyan/conversation"}
     assert (hub["allowNamedServers"], hub["namedServerLimitPerUser"]) == (True, 3)
@@ -67,9 +75,11 @@ def test_every_decision_is_a_key(identity: str) -> None:
     assert hub["services"] == {"assistant": {"apiToken": TOKEN}}
     assert hub["loadRoles"] == {"assistant": {"scopes": API_SERVICE_SCOPES, "services": ["assistant"]}}
     singleuser = data["singleuser"]
-    assert singleuser["image"] == {"name": "jupyterhub/k8s-singleuser-sample", "tag": "3.1.0"}
+    assert singleuser["image"] == {"name": "jhubacr1.azurecr.io/singleuser", "tag": "3.1.0-ba9876543210"}
+    assert "extraFiles" not in singleuser and "extraEnv" not in singleuser  # the built image has the plugins
     assert (singleuser["uid"], singleuser["fsGid"], singleuser["storage"]) == (1000, 100, {"type": "none"})
-    assert (singleuser["memory"], singleuser["cpu"]) == ({"limit": "2G"}, {"limit": 1.5})
+    assert singleuser["memory"] == {"limit": "2G", "guarantee": None}
+    assert singleuser["cpu"] == {"limit": 1.5, "guarantee": None}
     assert data["cull"] == {"enabled": True, "timeout": 3600, "every": 600, "concurrency": 10, "users": False,
                             "removeNamedServers": True, "maxAge": 0}
     assert "proxy" not in data  # no domain: no HTTPS section
@@ -77,6 +87,50 @@ def test_every_decision_is_a_key(identity: str) -> None:
         assert data["imagePullSecrets"] == ["acr-pull"]
     else:
         assert "imagePullSecrets" not in data
+
+
+@pytest.mark.parametrize("identity", MODES)
+def test_limits_and_guarantees_drive_the_singleuser_resources(identity: str) -> None:
+    cfg = config(identity, servers={"cpu_limit": 2, "cpu_guarantee": 0.5, "mem_limit": "4G", "mem_guarantee": "512M"})
+    data = values(cfg, facts(identity))
+    assert data["singleuser"]["cpu"] == {"limit": 2.0, "guarantee": 0.5}
+    assert data["singleuser"]["memory"] == {"limit": "4G", "guarantee": "512M"}
+    assert schema.problems(data, the_schema()) == []
+    # unset is null, not absent: helm then drops the chart's own default (memory.guarantee 1G), which a
+    # smaller limit would contradict; Kubernetes reserves the limit of a container that names no request
+    small = values(config(identity, servers={"mem_limit": "512M"}), facts(identity))
+    assert small["singleuser"]["memory"] == {"limit": "512M", "guarantee": None}
+    assert small["singleuser"]["cpu"] == {"limit": None, "guarantee": None}
+    assert "guarantee: null" in dump(small)
+    assert schema.problems(small, the_schema()) == []
+
+
+def test_an_image_of_your_own_gets_the_plugins_as_files_that_fit_the_schema() -> None:
+    from jhubctl import standalone
+
+    cfg = config("managed", registry={"singleuser_image": "quay.io/example/notebook:2024-06-01"})
+    data = values(cfg, Facts("r/k8s-hub", "3.1.0-x", "claim", TOKEN, "quay.io/example/notebook:2024-06-01"))
+    singleuser = data["singleuser"]
+    assert singleuser["image"] == {"name": "quay.io/example/notebook", "tag": "2024-06-01"}
+    files = singleuser["extraFiles"]
+    assert {f["mountPath"] for f in files.values()} == {f"/usr/local/share/jhubctl/{p}" for p in standalone.files("singleuser")}
+    assert singleuser["extraEnv"] == {"PYTHONPATH": "/usr/local/share/jhubctl"}
+    assert schema.problems(data, the_schema()) == []
+
+
+def test_user_named_entries_are_checked_in_full() -> None:
+    """The chart's defaults fill the required keys of its own objects, not of extraFiles entries."""
+    def with_file(entry: dict[str, Any]) -> list[str]:
+        return schema.problems({"singleuser": {"extraFiles": {"f": entry}}}, the_schema())
+
+    assert with_file({"mountPath": "/etc/x.json", "data": {"a": 1}}) == []
+    assert with_file({"mountPath": "/etc/x", "stringData": "x", "mode": 420}) == []
+    assert with_file({"stringData": "x"}) == ["singleuser.extraFiles.f: 'mountPath' is a required property"]
+    [both] = with_file({"mountPath": "/x", "stringData": "x", "binaryData": "eA=="})
+    assert both.startswith("singleuser.extraFiles.f: ") and "is valid under each of" in both
+    [neither] = with_file({"mountPath": "/x"})
+    assert "is not valid under any of the given schemas" in neither
+    assert schema.problems({"singleuser": {"image": {"name": "x"}}}, the_schema()) == []  # the chart's: relaxed
 
 
 def test_scopes_come_from_services_not_a_copy(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,7 +185,7 @@ def test_the_users_values_file_is_merged_last_and_checked(tmp_path: Path) -> Non
     extra.write_text("singleuser:\n  memory: {limit: 4G}\nhub:\n  extraEnv: {TZ: Europe/Paris}\n")
     cfg = config("managed", hub={"values_file": str(extra)})
     data = overlay(cfg, values(cfg, facts("managed")))
-    assert data["singleuser"]["memory"] == {"limit": "4G"} and data["singleuser"]["uid"] == 1000
+    assert data["singleuser"]["memory"] == {"limit": "4G", "guarantee": None} and data["singleuser"]["uid"] == 1000
     assert data["hub"]["extraEnv"] == {"TZ": "Europe/Paris"}
     schema.validate(data, "3.1.0")
     extra.write_text("singleuser:\n  memry: {limit: 4G}\nhub:\n  image: {name: x, tag: 3}\n")

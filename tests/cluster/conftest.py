@@ -3,6 +3,8 @@ controllers, the recording helm and docker stubs on PATH, and (for the health ga
 
 * ``cluster_env`` is a folder with ``jhubctl.yaml`` (``target: kubernetes``) whose kubeconfig points at a
   started :class:`~tests.fakes.kube.FakeKube` holding two amd64 nodes; ``make_cluster_env(...)`` makes more.
+  Its interpreter is the tiny input of tests/interp, whose lock (resolved once a session by the real uv)
+  is already in its state dir, as a first `up` or `build-singleuser-image` leaves it.
 * ``local_hub`` (module scope) is a real JupyterHub 4.0.2 started by ``HubProcess`` with the test token:
   the helm stub's ``proxy-public`` Service gets its port and the fake load balancer the address
   127.0.0.1, so ``deploy-hub --wait`` and the health gate talk to real JupyterHub code.
@@ -11,6 +13,7 @@ controllers, the recording helm and docker stubs on PATH, and (for the health ga
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,12 +27,32 @@ from tests.conftest import FAST_LOCAL
 from tests.fakes.base.fixtures import allow_localhost, stop_all
 from tests.fakes.kube import FakeKube
 from tests.fakes.tools.fixtures import Tools, make_tools
+from tests.interp.support import AS_OF, TINY, load
 from tests.provision.conftest import AzureEnv, CliResult, run_cli
 
 #: The hub API token of every test environment; it must never appear but where it belongs.
 TOKEN = "6a1f0c9e7d5b3a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f"
 REGISTRY = "registry.example:5000"
 NAMESPACE = "jhub"
+#: The interpreter config of every cluster test folder (tests/interp's TINY).
+INTERPRETER = {"requirements": ["ipykernel"], "exclude_newer": AS_OF}
+
+
+@pytest.fixture(scope="session")
+def tiny_lock(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The lock of INTERPRETER, resolved once a session."""
+    from jhubctl.packages import ensure_lock
+
+    lock, _ = ensure_lock(load(tmp_path_factory.mktemp("tiny-lock"), TINY))
+    return lock.path
+
+
+def give_lock(state_dir: Path, lock: Path) -> Path:
+    """Put ``lock`` where the state dir's own lock goes."""
+    dest = state_dir / "interpreter" / "requirements.lock"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(lock, dest)
+    return dest
 
 
 def node(name: str, arch: str = "amd64") -> dict[str, Any]:
@@ -68,7 +91,8 @@ class ClusterEnv(AzureEnv):
 
 
 @pytest.fixture
-def make_cluster_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., ClusterEnv]]:
+def make_cluster_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                     tiny_lock: Path) -> Iterator[Callable[..., ClusterEnv]]:
     """``make_cluster_env(name, config={...}, arch="amd64", **FakeKube kwargs)``."""
     kubes: list[FakeKube] = []
     allow_localhost(monkeypatch)
@@ -94,9 +118,11 @@ def make_cluster_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
             "storage": {"account_name": "jhubstore1"},
             "registry": {"server": REGISTRY},
             "kubernetes": {"kubeconfig": str(kubeconfig), "context": "fake", "namespace": NAMESPACE, "wait_timeout": 20},
+            "interpreter": dict(INTERPRETER),
         }
         env = ClusterEnv(None, root, base, monkeypatch.chdir, monkeypatch.setenv, kube, tools=made)
         env.write_config(config)
+        give_lock(env.state_dir, tiny_lock)
         return env
 
     yield make

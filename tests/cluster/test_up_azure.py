@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from jhubctl.local.process import LocalHub
-from tests.cluster.conftest import TOKEN, hub_port, local_hub  # noqa: F401
+from tests.cluster.conftest import INTERPRETER, TOKEN, give_lock, hub_port, local_hub, tiny_lock  # noqa: F401
 from tests.fakes.arm.tasks import AcrTasks, FakeBlob
 from tests.fakes.base.fixtures import stop_all, write_ca_bundle
 from tests.fakes.registry import FakeRegistry
@@ -37,14 +37,16 @@ class Whole:
 
 
 @pytest.fixture
-def whole(make_env: Callable[..., AzureEnv], local_hub: LocalHub, tmp_path: Path,
+def whole(make_env: Callable[..., AzureEnv], local_hub: LocalHub, tmp_path: Path, tiny_lock: Path,
           monkeypatch: pytest.MonkeyPatch) -> Iterator[Whole]:
     import jhubctl.image.acr
 
     monkeypatch.setattr(jhubctl.image.acr, "POLL", 0.01)
     blob = FakeBlob(ca_dir=tmp_path / "blob-ca").start()
     registry = FakeRegistry(ca_dir=tmp_path / "registry-ca").start()
-    env = make_env("az", config={"registry": {"server": registry.host}, "kubernetes": {"wait_timeout": 20}})
+    env = make_env("az", config={"registry": {"server": registry.host}, "kubernetes": {"wait_timeout": 20},
+                                 "interpreter": dict(INTERPRETER)})
+    give_lock(env.state_dir, tiny_lock)
     env.kube.controllers.settle = 0
     tasks = AcrTasks(env.fake, blob, on_push=registry.push)
     bundle = write_ca_bundle(tmp_path / "all-ca.pem", [env.fake.ca_pem, blob.ca_pem, registry.ca_pem])
@@ -65,10 +67,14 @@ def test_up_on_azure_provisions_builds_in_acr_deploys_and_checks_then_a_rerun_wr
     assert result.code == 0, result.stderr[-3000:]
     assert result.stdout.strip() == f"hub URL:   {local_hub.url}"
     journal = env.journal()
-    for step in ("aks", "kubeconfig", "csi-driver", "apply-storage", "build-hub-image", "deploy-hub"):
+    for step in ("aks", "kubeconfig", "csi-driver", "apply-storage", "build-hub-image", "build-singleuser-image",
+                 "deploy-hub"):
         assert journal[step]["status"] == "succeeded", step
     assert journal["build-hub-image"]["outputs"]["builder"] == "acr-tasks"
-    assert len(whole.tasks.requests) == 1 and len(whole.registry.images) == 1
+    assert journal["build-singleuser-image"]["outputs"]["builder"] == "acr-tasks"
+    assert [r["imageNames"][0].split(":")[0] for r in whole.tasks.requests] == ["k8s-hub", "singleuser"]
+    assert {repo for repo, _ in whole.registry.images} == {"k8s-hub", "singleuser"}
+    assert set(whole.registry.images.values()) == {"linux/amd64"}
     assert "health check: print(6 * 7) printed 42" in result.stderr
     pv = env.kube.get_object("persistentvolumes", "azure-blob-nfs-pv")
     assert pv is not None and pv["spec"]["csi"]["volumeAttributes"]["storageAccount"] == "jhubstore1"
@@ -82,9 +88,10 @@ def test_up_on_azure_provisions_builds_in_acr_deploys_and_checks_then_a_rerun_wr
     assert again.code == 0, again.stderr[-3000:]
     assert env.writes(arm_seen) == []
     assert [r for r in env.kube.requests.snapshot()[kube_seen:] if r.is_write] == []
-    assert len(whole.tasks.requests) == 1
+    assert len(whole.tasks.requests) == 2
     assert [c["argv"][0] for c in whole.tools.helm.calls()[helm_seen:]] == ["version", "list"]
     assert "deploy-hub: nothing to do" in again.stderr and "build-hub-image: nothing to do" in again.stderr
+    assert "build-singleuser-image: nothing to do" in again.stderr
 
     down = env.run("down")
     assert down.code == 0 and "`jhubctl destroy` deletes the Azure infrastructure" in down.stderr

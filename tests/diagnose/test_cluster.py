@@ -89,7 +89,8 @@ def test_logs_are_read_once_per_crashing_container_and_image_and_never_for_healt
     crashes = findings(report, "JH312")
     assert sorted(len([e for e in f.evidence if e.startswith("pod ")]) for f in crashes) == [1, 3]
     user = next(f for f in crashes if "3 containers" in f.summary)
-    assert user.fix == "set registry.singleuser_image to an image published for linux/amd64, then `jhubctl deploy-hub`"
+    assert user.fix == ("`jhubctl build-singleuser-image` builds for the nodes' architecture (or set "
+                        "registry.singleuser_image to an image published for linux/amd64), then `jhubctl deploy-hub`")
 
 
 # -- other waiting reasons ---------------------------------------------------------------------------------------
@@ -176,7 +177,23 @@ def test_a_user_image_without_the_nodes_arch_names_the_platform(make_world) -> N
     world = make_world(arch="arm64")
     world.registry.push("singleuser", "3.1.0", "linux/amd64")
     found = one(world.diagnose("cluster"), "JH303")
-    assert found.fix == "set registry.singleuser_image to an image published for linux/arm64, then `jhubctl deploy-hub`"
+    assert found.fix == ("`jhubctl build-singleuser-image` builds for the nodes' architecture (or set "
+                        "registry.singleuser_image to an image published for linux/arm64), then `jhubctl deploy-hub`")
+
+
+def test_without_an_image_of_your_own_the_deployed_user_image_is_checked(make_world) -> None:
+    world = make_world(arch="arm64")
+    world.write_config({"registry": {"singleuser_image": None}})
+    world.registry.push("singleuser", "3.1.0-0123456789ab", "linux/amd64")
+    built = f"{world.registry.host}/singleuser:3.1.0-0123456789ab"
+    world.journal("build-singleuser-image", image=built, platform="linux/amd64")
+    found = one(world.diagnose("cluster"), "JH303")
+    assert f"user image {built}: linux/amd64" in found.evidence
+    assert found.fix.startswith("`jhubctl build-singleuser-image` builds for the nodes' architecture")
+    deployed = f"{world.registry.host}/singleuser:3.1.0"  # what deploy-hub put in the values wins
+    world.journal("deploy-hub", release="jhub", namespace="jhub", revision=2, image=world.hub_image,
+                  singleuser_image=deployed)
+    assert f"user image {deployed}: linux/amd64, linux/arm64" in one(world.diagnose("cluster"), "JH303").evidence
 
 
 def test_an_unreadable_registry_is_a_skip_with_the_reason(world: World) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.conftest import ClusterEnv, cluster_env, make_cluster_env  # noqa: F401
+from tests.cluster.conftest import ClusterEnv, cluster_env, make_cluster_env, tiny_lock  # noqa: F401
 from tests.fakes.arm import FakeArm
 from tests.fakes.arm.fixtures import fake_arm, fake_arm_factory  # noqa: F401
 from tests.fakes.arm.tasks import AcrTasks, FakeBlob

@@ -75,14 +75,21 @@ def test_mixed_nodes_are_refused(make_cluster_env) -> None:
     assert env.tools.docker.calls() == []
 
 
-def test_a_base_image_of_another_version_is_refused_unless_forced(cluster_env: ClusterEnv) -> None:
-    cluster_env.write_config({"hub": {"base_image": "jupyterhub/k8s-hub:3.2.1"}})
-    result = cluster_env.run("build-hub-image")
-    assert result.code == 2
-    assert "jupyterhub/k8s-hub:3.2.1 is not version 3.1.0 (hub.chart_version)" in result.stderr
+@pytest.mark.parametrize(("command", "config", "refusal", "froms"), [
+    ("build-hub-image", {"hub": {"base_image": "jupyterhub/k8s-hub:3.2.1"}},
+     "jupyterhub/k8s-hub:3.2.1 is not version 3.1.0 (hub.chart_version)", 1),
+    ("build-singleuser-image", {"interpreter": {"base_image": "python:3.12.14-slim-trixie"}},
+     "must be built on Python 3.11 (the lock's): python:3.12.14-slim-trixie is Python 3.12", 2),
+])
+def test_a_base_image_of_another_version_is_refused_unless_forced(cluster_env: ClusterEnv, command: str,
+                                                                   config: dict, refusal: str, froms: int) -> None:
+    cluster_env.write_config(config)
+    result = cluster_env.run(command)
+    assert result.code == 2 and refusal in result.stderr
     assert cluster_env.tools.docker.calls() == []
-    cluster_env.ok("build-hub-image", "--force")
-    assert builds(cluster_env)[0]["dockerfile"].count("FROM jupyterhub/k8s-hub:3.2.1") == 1
+    cluster_env.ok(command, "--force")
+    base = next(iter(next(iter(config.values())).values()))
+    assert builds(cluster_env)[0]["dockerfile"].count(f"FROM {base}") == froms
 
 
 def test_a_failed_docker_build_shows_the_end_of_its_output(cluster_env: ClusterEnv) -> None:
@@ -207,3 +214,70 @@ def test_local_docker_on_azure_logs_in_with_a_registry_token_on_stdin(acr_env: A
         assert "JHUBCTL_AZURE_ACCESS_TOKEN" not in call["env"] and ARM_TOKEN not in json.dumps(call)
     assert builds(env)[0]["argv"][3] == "linux/amd64"  # Standard_D4s_v5
     assert acr_env.tasks.requests == []
+
+
+# -- build-singleuser-image ----------------------------------------------------------------------------------
+def singleuser_expected(env: ClusterEnv):
+    from jhubctl.image.build import lock_for_image, singleuser_source
+
+    return singleuser_source(env.loaded(), lock_for_image(env.loaded())).context
+
+
+def test_singleuser_builds_the_lock_for_the_nodes_platform_and_records_which_lock(cluster_env: ClusterEnv) -> None:
+    result = cluster_env.ok("build-singleuser-image")
+    image = result.stdout.strip()
+    assert image.startswith(f"{REGISTRY}/singleuser:3.1.0-")
+    [build] = builds(cluster_env)
+    context = Path(build["argv"][-1])
+    assert build["argv"] == ["buildx", "build", "--platform", "linux/amd64", "--tag", image, "--push",
+                             "--file", str(context / "Dockerfile"), str(context)]
+    expected = singleuser_expected(cluster_env)
+    assert build["context_files"] == sorted(p for p, _, _ in expected.files)
+    assert build["dockerfile"] == expected.dockerfile
+    lock = cluster_env.state_dir / "interpreter" / "requirements.lock"
+    outputs = cluster_env.journal()["build-singleuser-image"]["outputs"]
+    assert outputs == {"image": image, "tag": image.rsplit(":", 1)[1], "platform": "linux/amd64", "builder": "docker",
+                       "base": "python:3.11.16-slim-trixie", "lock": str(lock),
+                       "lock_sha256": hashlib.sha256(lock.read_bytes()).hexdigest(), "built": True}
+    again = cluster_env.ok("build-singleuser-image")
+    assert again.stdout == result.stdout and len(builds(cluster_env)) == 1 and "nothing to build" in again.stderr
+    assert "build-hub-image" not in cluster_env.journal()  # one image, one step
+
+
+def test_singleuser_resolves_a_missing_lock_first_and_a_dry_run_writes_none(cluster_env: ClusterEnv) -> None:
+    lock = cluster_env.state_dir / "interpreter" / "requirements.lock"
+    given = lock.read_text()
+    lock.unlink()
+    cluster_env.write_config({"kubernetes": {"node_arch": "amd64"}})
+    dry = cluster_env.ok("-o", "json", "build-singleuser-image", "--dry-run")
+    plan = json.loads(dry.stdout)
+    assert "would be resolved (not written: a dry run)" in dry.stderr and not lock.exists()
+    assert plan["lock_sha256"] == hashlib.sha256(given.encode()).hexdigest()  # what a real run resolves
+    assert "requirements.lock" in plan["files"] and cluster_env.tools.docker.calls() == []
+    result = cluster_env.ok("build-singleuser-image")
+    assert f"interpreter lock {lock} resolved" in result.stderr and lock.read_text() == given
+    assert result.stdout.strip() == plan["image"]  # the dry run named the image the build made
+
+
+def test_singleuser_context_out_writes_the_lock_and_the_plugins(cluster_env: ClusterEnv, tmp_path: Path) -> None:
+    out = cluster_env.ok("build-singleuser-image", "--context-out", str(tmp_path / "ctx"))
+    written = sorted(str(p.relative_to(tmp_path / "ctx")) for p in (tmp_path / "ctx").rglob("*") if p.is_file())
+    assert written == sorted(p for p, _, _ in singleuser_expected(cluster_env).files)
+    lock = cluster_env.state_dir / "interpreter" / "requirements.lock"
+    assert (tmp_path / "ctx" / "requirements.lock").read_bytes() == lock.read_bytes()
+    assert len(out.stdout.splitlines()) == len(written) and cluster_env.tools.docker.calls() == []
+
+
+def test_acr_tasks_build_the_singleuser_image_from_the_context(acr_env: AcrEnv) -> None:
+    env = acr_env.env
+    image = env.ok("build-singleuser-image").stdout.strip()
+    tag = image.rsplit(":", 1)[1]
+    assert image == f"{acr_env.registry.host}/singleuser:{tag}"
+    [upload] = [r for r in acr_env.blob.requests if r.method == "PUT"]
+    assert upload.raw == singleuser_expected(env).tarball()
+    [body] = acr_env.tasks.requests
+    assert body["imageNames"] == [f"singleuser:{tag}"] and body["platform"] == {"os": "Linux", "architecture": "amd64"}
+    assert acr_env.registry.images == {("singleuser", tag): "linux/amd64"}
+    seen = len(acr_env.arm.requests)
+    again = env.ok("build-singleuser-image")
+    assert acr_env.arm.requests.snapshot()[seen:] == [] and "nothing to build" in again.stderr

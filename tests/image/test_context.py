@@ -1,4 +1,5 @@
-"""The hub image's build context and its tag: FROM the chart's own hub image, the spawner package alone, and a
+"""The images' build contexts and their tags: the hub image FROM the chart's own hub image with the spawner
+package alone; the singleuser image from the interpreter lock on a pinned Python with the server plugins; a
 tag that changes when, and only when, what is built changes."""
 
 from __future__ import annotations
@@ -7,6 +8,8 @@ import gzip
 import io
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -15,11 +18,23 @@ from pathlib import Path
 
 import pytest
 
-from jhubctl.image.context import BuildContext, hub_base_image, hub_context, image_tag, tag
-from jhubctl.image.platform import check, nodes_arch, vm_arch
+from jhubctl import standalone
 from jhubctl.errors import JhubctlError, UsageError
+from jhubctl.image.context import (
+    BuildContext,
+    hub_base_image,
+    hub_context,
+    image_tag,
+    singleuser_base_image,
+    singleuser_context,
+    tag,
+)
+from jhubctl.image.platform import check, nodes_arch, vm_arch
+from jhubctl.packages import read_lock, uv
+from jhubctl.packages.lock import CHART_JUPYTERHUB
 
 SPAWNER = Path(__file__).parents[2] / "src" / "jhubctl" / "spawner"
+PLUGINS = Path(__file__).parents[2] / "src" / "jhubctl" / "singleuser"
 
 
 def test_the_base_image_is_the_charts_hub_image_of_the_same_version() -> None:
@@ -127,3 +142,69 @@ def test_the_architecture_checks() -> None:
     assert check("arm64", "amd64", force=True) == "linux/arm64"
     with pytest.raises(UsageError, match="amd64 and arm64 only"):
         check("s390x", "s390x", force=True)
+
+
+# -- the singleuser image ----------------------------------------------------------------------------------
+def singleuser(lock_path: Path, *, uid: int = 1000, gid: int = 100, plugins: Path | None = None) -> BuildContext:
+    lock = read_lock(lock_path)
+    assert lock is not None and lock.python and lock.jupyterhub
+    return singleuser_context(singleuser_base_image(lock.python), lock=lock.text, python=lock.python,
+                              jupyterhub=lock.jupyterhub, uid=uid, gid=gid, plugins=plugins)
+
+
+def test_the_singleuser_context_pins_its_bases_and_installs_the_lock_with_hashes(tiny_lock: Path) -> None:
+    lock = read_lock(tiny_lock)
+    assert lock is not None
+    context = singleuser(tiny_lock)
+    files = {path: content for path, content, _ in context.files}
+    assert sorted(files) == ["Dockerfile", "jhubctl/__init__.py", *(f"jhubctl/singleuser/{m}" for m in
+                             sorted(p.name for p in PLUGINS.glob("*.py"))), "requirements.lock"]
+    assert files["requirements.lock"] == lock.text.encode()  # the very lock, byte for byte, hashes and all
+    assert "--hash=sha256:" in lock.text and lock.pins()["jupyterhub"] == "4.0.2"
+    assert {p: c for p, c in files.items() if p.startswith("jhubctl/")} == standalone.files("singleuser")
+    lines = context.dockerfile.splitlines()
+    froms = [line.split()[1] for line in lines if line.startswith("FROM ")]
+    assert froms == ["ghcr.io/astral-sh/uv:0.13.9", "python:3.11.16-slim-trixie", "python:3.11.16-slim-trixie"]
+    for base in froms:  # exact releases, never a moving tag
+        assert re.fullmatch(r"[a-z0-9./-]+:\d+\.\d+\.\d+[a-z0-9.-]*", base), base
+    # installed by the commands that build the local venv (tests/interp runs them for real)
+    install = next(line for line in lines if line.startswith("RUN uv "))
+    assert install.removeprefix("RUN ").removesuffix(" \\") == shlex.join(
+        uv.venv_argv("uv", Path("/opt/interpreter"), "python3.11"))
+    sync = lines[lines.index(install) + 1].removeprefix(" && ")
+    assert sync == shlex.join(uv.sync_argv("uv", Path("/tmp/jhubctl/requirements.lock"), Path("/opt/interpreter")))
+    assert "--require-hashes" in sync.split()
+    assert "COPY requirements.lock /tmp/jhubctl/requirements.lock" in lines
+    assert "COPY jhubctl /opt/interpreter/lib/python3.11/site-packages/jhubctl" in lines
+    # the last stage: no uv, the servers' uid, and the check that fails the build on another JupyterHub
+    last = lines[max(i for i, line in enumerate(lines) if line.startswith("FROM "))]
+    final = lines[lines.index(last):]
+    assert not any("uv" in line.split()[0:2] for line in final if line.startswith("COPY"))
+    assert "COPY --from=build /opt/interpreter /opt/interpreter" in final
+    assert "USER 1000:100" in final and "ENV PATH=/opt/interpreter/bin:$PATH" in final
+    assert final.index("USER 1000:100") < final.index("RUN python -m jhubctl.singleuser.check 4.0.2")
+    assert lock.jupyterhub == CHART_JUPYTERHUB["3.1.0"] == "4.0.2"
+    assert final[-1] == 'CMD ["jupyterhub-singleuser"]'
+
+
+def test_the_singleuser_tag_changes_when_and_only_when_its_context_does(tiny_lock: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "singleuser"
+    shutil.copytree(PLUGINS, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    first = tag("3.1.0", singleuser(tiny_lock, plugins=copy), "linux/amd64")
+    for module in copy.glob("*.py"):
+        os.utime(module, (1, 1))
+    assert tag("3.1.0", singleuser(tiny_lock, plugins=copy), "linux/amd64") == first
+    assert tag("3.1.0", singleuser(tiny_lock, plugins=copy), "linux/arm64") != first
+    assert tag("3.1.0", singleuser(tiny_lock, plugins=copy, uid=1001), "linux/amd64") != first
+    other = tmp_path / "other.lock"
+    other.write_text(tiny_lock.read_text() + "# one more line\n")
+    assert tag("3.1.0", singleuser(other, plugins=copy), "linux/amd64") != first
+    (copy / "kernelws.py").write_text((copy / "kernelws.py").read_text() + "\n# changed\n")
+    assert tag("3.1.0", singleuser(tiny_lock, plugins=copy), "linux/amd64") != first
+
+
+def test_a_python_without_a_pinned_image_is_named() -> None:
+    assert singleuser_base_image("3.12") == "python:3.12.14-slim-trixie"
+    with pytest.raises(UsageError, match="interpreter.python 3.9") as info:
+        singleuser_base_image("3.9")
+    assert "interpreter.base_image" in str(info.value.hint)

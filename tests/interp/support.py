@@ -10,8 +10,11 @@ fenced servers run as users of their own, who must reach their folders.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
+import socket
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from jhubctl.config import Loaded, load_config
@@ -66,3 +69,51 @@ def without_sys_admin() -> None:
     (Docker's default drops it), so it cannot make a mount namespace."""
     if ctypes.CDLL(None, use_errno=True).prctl(_PR_CAPBSET_DROP, _CAP_SYS_ADMIN, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN)")
+
+
+#: pidfd_getfd(2): the same number on every Linux architecture (the unified table, from 5.6).
+SYS_PIDFD_GETFD = 438
+
+
+@dataclass(frozen=True)
+class TcpSocket:
+    local: tuple[str, int]
+    peer: tuple[str, int] | None  # None: listening
+    nodelay: bool
+
+
+def tcp_sockets(pid: int) -> list[TcpSocket]:
+    """Every TCP socket process `pid` holds, read through copies of its descriptors (pidfd_getfd, which needs
+    ptrace rights over it: root, or an ancestor). Raises OSError where the machine does not allow it."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    found = []
+    pidfd = os.pidfd_open(pid)
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if not os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"):
+                    continue
+            except FileNotFoundError:  # closed meanwhile
+                continue
+            copy = libc.syscall(SYS_PIDFD_GETFD, pidfd, int(fd), 0)
+            if copy < 0:
+                err = ctypes.get_errno()
+                if err == errno.EBADF:
+                    continue
+                raise OSError(err, f"pidfd_getfd of pid {pid}: {os.strerror(err)}")
+            with socket.socket(fileno=copy) as sock:  # closes the copy only
+                if sock.family not in (socket.AF_INET, socket.AF_INET6) or sock.type != socket.SOCK_STREAM:
+                    continue
+                nodelay = bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+                    found.append(TcpSocket(sock.getsockname()[:2], None, nodelay))
+                    continue
+                try:
+                    found.append(TcpSocket(sock.getsockname()[:2], sock.getpeername()[:2], nodelay))
+                except OSError:  # not connected (yet, or any more)
+                    continue
+    finally:
+        os.close(pidfd)
+    return found

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from jhubctl.config import Loaded
+from jhubctl.errors import NotFoundError
 from jhubctl.hubapi.client import HubClient
 from jhubctl.interpreter import Interpreter, Result
 from jhubctl.local.process import HubProcess
@@ -25,7 +26,7 @@ from jhubctl.output import Environment, Output
 from jhubctl.spawner.fence import state, veil_problem
 from jhubctl.state import Secrets, StateLock
 from jhubctl.targets import UpResult, target_for
-from tests.interp.support import ATTEMPT, TINY, load, make_private_dir, make_public_dir
+from tests.interp.support import ATTEMPT, TINY, load, make_private_dir, make_public_dir, tcp_sockets
 
 pytestmark = pytest.mark.hub
 FENCE = state()
@@ -104,6 +105,42 @@ def test_status_names_the_lock_the_venv_and_the_fence(tiny_hub: Up, cli) -> None
     code, out, _ = cli(*env, "status", "--json")
     report = json.loads(out)["interpreter"]
     assert report["lock"]["sha256"] == lock["sha256"] and report["mode"] == "locked"
+
+
+def test_a_server_in_the_venv_refuses_links_out_of_its_folder(tiny_hub: Up) -> None:
+    """The venv holds jhubctl's contents manager: a link to a file the server may read (its own venv's
+    pyvenv.cfg, inside the fence) but outside the folder is not served; a link inside it is."""
+    venv = Path(tiny_hub.result.facts["venv"])
+    with HubClient(tiny_hub.result.url, tiny_hub.token) as client, Interpreter(client, "erin", "links") as it:
+        it.upload("mine.txt", b"mine")
+        folder = tiny_hub.folder("erin", "links")
+        os.symlink(venv / "pyvenv.cfg", folder / "venv.cfg")
+        os.symlink(folder / "mine.txt", folder / "inside.txt")
+        reached = it.execute("print(open('venv.cfg').read().startswith('home'))")
+        assert reached.stdout.strip() == "True"  # the kernel reads it: only the contents manager refuses it
+        assert it.download("inside.txt") == b"mine"
+        with pytest.raises(NotFoundError):
+            it.download("venv.cfg")
+
+
+def test_a_server_in_the_venv_answers_kernel_messages_without_nagles_delay(tiny_hub: Up) -> None:
+    """The venv holds jhubctl's kernel websocket: while a client's kernel channel is open, the server's end
+    of it has TCP_NODELAY. (tornado turns Nagle's algorithm back on after every HTTP answer, and
+    jupyter-server's own connection class leaves it so: that was 40 ms per execution.)"""
+    with HubClient(tiny_hub.result.url, tiny_hub.token) as client, Interpreter(client, "erin", "nodelay") as it:
+        answer = it.execute("import os; print(os.getppid())")  # the kernel's parent: the server
+        assert answer.status == "ok", answer.error
+        server = int(answer.stdout)
+        try:
+            held = tcp_sockets(server)
+        except OSError as exc:
+            pytest.skip(f"cannot read the server's sockets on this machine: {exc}")
+        ports = {s.local[1] for s in held if s.peer is None}
+        assert len(ports) == 1, held  # the server listens on one port
+        accepted = [s for s in held if s.peer is not None and s.local[1] in ports]
+        assert [s for s in accepted if s.nodelay], accepted  # the kernel channel, through the proxy
+        again = it.execute("print(1)")
+        assert again.stdout.strip() == "1"
 
 
 @pytest.fixture(scope="module")

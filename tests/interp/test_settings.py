@@ -90,6 +90,13 @@ def test_status_lines() -> None:
     ]
     missing = {"path": "/s/l", "state": "missing (`jhubctl up` resolves it)"}
     assert interpreter_lines({"lock": missing}) == ["lock: /s/l (missing (`jhubctl up` resolves it))"]
+    # a cluster: the image and the lock it was built from, instead of the venv and the fence
+    assert interpreter_lines({"lock": missing, "image": None})[1:] == [
+        "image: not built yet (`jhubctl build-singleuser-image`)"]
+    built = {"image": "r/singleuser:3.1.0-x", "lock": "/s/l", "lock_sha256": "cd" * 32,
+             "state": "built from an older lock; deployed"}
+    assert interpreter_lines({"lock": lock, "image": built})[1:] == [
+        f"image: r/singleuser:3.1.0-x (lock sha256 {'cd' * 6}; built from an older lock; deployed)"]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the fence runs servers as users of their own only when jhubctl runs as root")

@@ -1,19 +1,24 @@
-"""The local server venv: one per lock, reused while the lock stands, rebuilt when it changes, never half-built."""
+"""The local server venv: one per lock, reused while the lock stands, rebuilt when it changes, never half-built;
+its copy of the server plugins follows the package without a rebuild."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from jhubctl import standalone
 from jhubctl.errors import JhubctlError
 from jhubctl.packages import ensure_lock
 from jhubctl.packages.uv import find_uv
-from jhubctl.packages.venv import base_python, current_venv, ensure_venv, prune, public, venv_link
+from jhubctl.packages.venv import base_python, current_venv, ensure_venv, prune, public, site_packages, venv_link
 from tests.interp.support import TINY, load, runs_as_root
+
+PLUGINS = Path(__file__).parents[2] / "src" / "jhubctl" / "singleuser"
 
 
 def build(folder: Path, config: str, uv_bin: str | None = None):
@@ -91,3 +96,61 @@ def test_base_python_must_be_reachable_by_other_users_when_servers_get_their_own
     with pytest.raises(JhubctlError, match="no Python 3.99 that every user can run"):
         base_python("3.99", public_only=True)
     assert base_python("3.99", public_only=False) == str(python)
+
+
+def test_the_plugin_copy_follows_the_package_without_rebuilding_the_venv(public_dir: Path, tmp_path: Path) -> None:
+    loaded, lock, venv, _ = build(public_dir, TINY)
+    site = site_packages(venv.path)
+    assert site == venv.path / "lib" / "python3.11" / "site-packages"  # where the image copies them too
+    link = site / "jhubctl"
+    first = link.resolve()
+    assert link.is_symlink() and first.parent.parent == venv.path / "jhubctl-plugins"
+    assert {str(p.relative_to(first.parent)): p.read_bytes() for p in first.rglob("*.py")} == standalone.files(
+        "singleuser")
+    marker = venv.path / "jhubctl-test-marker"
+    marker.write_text("same venv")
+
+    changed = tmp_path / "singleuser"
+    shutil.copytree(PLUGINS, changed, ignore=shutil.ignore_patterns("__pycache__"))
+    (changed / "kernelws.py").write_text((changed / "kernelws.py").read_text() + "\nREFRESHED = True\n")
+
+    def ensure(folder: Path | None = None) -> bool:
+        _, built = ensure_venv(loaded.state_dir, lock, uv_bin=find_uv(), public_only=runs_as_root(),
+                               plugins=standalone.files("singleuser", folder))
+        return built
+
+    assert ensure(changed) is False and marker.exists()  # not rebuilt
+    second = link.resolve()
+    assert second != first and first.is_dir()  # the old copy stays while a server may use it
+    assert python_reports(venv.python, "import os, jhubctl.singleuser.kernelws as k; print(k.REFRESHED, os.path.realpath(k.__file__))") == (
+        f"True {second / 'singleuser' / 'kernelws.py'}")
+    stamp = link.lstat().st_mtime_ns
+    ensure(changed)
+    assert link.lstat().st_mtime_ns == stamp  # the same content: nothing written
+
+    # a copy that cannot import is refused before it is linked, and leaves nothing behind
+    (changed / "contents.py").write_text("import jhubctl_no_such_module\n")
+    with pytest.raises(JhubctlError, match="cannot run a user server") as info:
+        ensure(changed)
+    assert "jhubctl_no_such_module" in info.value.message
+    assert link.resolve() == second
+    store = venv.path / "jhubctl-plugins"
+    assert sorted(p.name for p in store.iterdir()) == sorted([first.parent.name, second.parent.name])
+
+    # a run killed half-way through a copy leaves a hidden folder: the next run removes it
+    (store / ".0123456789abcdef.copying" / "jhubctl").mkdir(parents=True)
+    ensure()  # the installed package again: its copy exists, the link goes back to it
+    assert link.resolve() == first and not list(store.glob(".*"))
+    assert prune(loaded.state_dir, current_venv(loaded.state_dir)) == [second.parent]  # no hub runs: unlinked go
+    assert sorted(p.name for p in store.iterdir()) == [first.parent.name]
+
+
+def test_the_server_check_names_a_jupyterhub_of_another_version(public_dir: Path) -> None:
+    _, lock, venv, _ = build(public_dir, TINY)
+    done = subprocess.run([str(venv.python), "-m", "jhubctl.singleuser.check", "4.1.0"], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.strip() == ("jhubctl: this environment cannot run a user server: JupyterHub 4.0.2 here, "
+                                   "the hub runs 4.1.0")
+    ok = subprocess.run([str(venv.python), "-m", "jhubctl.singleuser.check", lock.jupyterhub or ""],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and "user server environment ok (JupyterHub 4.0.2" in ok.stdout

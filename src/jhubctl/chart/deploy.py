@@ -1,7 +1,8 @@
 """`deploy-hub`: the seed's section 5.3 as one step that knows when it has nothing to do.
 
-Plan (config and journal only; no cluster, helm or Azure needed): the values, checked against the chart's
-schema, and the exact helm argv. Run: refuse a release stuck ``pending-*``; skip helm when the deployed
+Plan (config, journal and interpreter lock only; no cluster, helm or Azure needed): the values, with the
+images the build commands make for this config, checked against the chart's schema, and the exact helm
+argv. Run: refuse images not built yet and a release stuck ``pending-*``; skip helm when the deployed
 revision is the one this journal recorded with the same values; else create the namespace and (service
 principal mode) the pull secret, add the chart repository if missing, and ``helm upgrade --install`` with
 the values in a 0600 file that exists only for that call. ``--wait`` then waits for the hub and proxy to
@@ -29,7 +30,7 @@ from . import pullsecret, schema
 from .values import Facts, dump, overlay, redact, values
 
 if TYPE_CHECKING:
-    from ..image.build import Cluster
+    from ..image.build import Cluster, ImagePlan
     from ..kube.client import KubeClient
 
 #: Deployments the chart makes; autohttps only with HTTPS.
@@ -45,11 +46,14 @@ class DeployPlan:
     chart: str  # jupyterhub, or <repo>/jupyterhub once the repository is known
     version: str
     image: str
+    singleuser_image: str
     values: dict[str, Any] = field(repr=False)  # holds the API token: never shown, never written but for helm
     shown: dict[str, Any] = field(default_factory=dict)  # redacted
     digest: str = ""
     pull_secret: str | None = None
     schema_checked: bool = True
+    #: The images build-hub-image / build-singleuser-image must have recorded (not one of the user's own).
+    builds: tuple[ImagePlan, ...] = ()
 
     def argv(self, program: str, kubeconfig: Path, context: str | None, timeout: float) -> list[str]:
         """The helm command as a dry run shows it (the repository under the name jhubctl would add)."""
@@ -60,7 +64,8 @@ class DeployPlan:
 
     def as_dict(self) -> dict[str, Any]:
         return {"release": self.release, "namespace": self.namespace, "chart": self.chart, "version": self.version,
-                "image": self.image, "pull_secret": self.pull_secret, "values": self.shown}
+                "image": self.image, "singleuser_image": self.singleuser_image, "pull_secret": self.pull_secret,
+                "values": self.shown}
 
 
 @dataclass(frozen=True)
@@ -80,20 +85,29 @@ class DeployResult:
 
 
 def plan(loaded: Loaded, *, cluster: Cluster | None, create_token: bool = True) -> DeployPlan:
-    """The values and where they go, from the config and the journal; ``cluster`` None: ask no cluster."""
-    from ..image.build import plan as image_plan
+    """The values and where they go, from the config, the journal and the interpreter lock; ``cluster`` None:
+    ask no cluster. The images are the ones the build commands make for this config (their plans are
+    recomputed, so a build of an older config is not taken); registry.singleuser_image replaces the second."""
+    from ..image.build import lock_for_image, node_arch, plan as image_plan, singleuser_source
     from ..kube.storage import plan as storage_plan
 
     config = loaded.config
-    image = image_plan(loaded, cluster=cluster, force=True)  # build-hub-image is the one that refuses
+    nodes = node_arch(loaded, cluster)
+    hub = image_plan(loaded, cluster=cluster, force=True, nodes=nodes)  # the build commands are the ones that refuse
+    builds = [hub]
+    singleuser = config.registry.singleuser_image
+    if singleuser is None:
+        builds.append(image_plan(loaded, singleuser_source(loaded, lock_for_image(loaded), force=True),
+                                 cluster=cluster, force=True, nodes=nodes))
+        singleuser = builds[-1].image
     token = Secrets(loaded.state_dir, loaded.environ).api_token(create=create_token) or ""
     pull = pullsecret.NAME if config.target == "azure" and config.aks.identity == "service-principal" else None
-    facts = Facts(f"{image.server}/{image.repository}", image.tag, storage_plan(loaded).claim, token, pull)
+    facts = Facts(f"{hub.server}/{hub.repository}", hub.tag, storage_plan(loaded).claim, token, singleuser, pull)
     data = overlay(config, values(config, facts))
     checked = schema.validate(data, config.hub.chart_version)
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
     return DeployPlan(config.hub.release, config.kubernetes.namespace, "jupyterhub", config.hub.chart_version,
-                      image.image, data, redact(config, data), digest, pull, checked)
+                      hub.image, singleuser, data, redact(config, data), digest, pull, checked, tuple(builds))
 
 
 @contextlib.contextmanager
@@ -118,13 +132,6 @@ def recorded(loaded: Loaded) -> dict[str, Any]:
     return record.outputs if record is not None else {}
 
 
-def built(loaded: Loaded, image: str) -> bool:
-    from ..image.build import STEP
-
-    record = Journal(loaded.state_dir).get(STEP)
-    return record is not None and record.status == "succeeded" and record.outputs.get("image") == image
-
-
 @dataclass
 class Deployer:
     """Runs a plan against one cluster; what it needs from outside is injectable."""
@@ -142,10 +149,13 @@ class Deployer:
     def run(self, deploy: DeployPlan, *, wait: bool, timeout: float) -> DeployResult:
         from .helm import Helm, HelmError, recovery, upgrade_argv
 
+        from ..image.build import built
+
         config = self.loaded.config
-        if not built(self.loaded, deploy.image):
-            raise UsageError(f"the hub image {deploy.image} has not been built for this config",
-                             hint="run `jhubctl build-hub-image` first (`jhubctl up` does both)")
+        for image in deploy.builds:
+            if not built(self.loaded, image):
+                raise UsageError(f"the {image.kind.name} {image.image} has not been built for this config",
+                                 hint=f"run `jhubctl {image.kind.step}` first (`jhubctl up` builds both)")
         helm = Helm(config.tools.helm, self.loaded.environ, kubeconfig=self.kubeconfig, context=self.context)
         helm.version()
         release = helm.release(deploy.release, deploy.namespace)
@@ -160,7 +170,8 @@ class Deployer:
                    and before.get("values_digest") == deploy.digest)
         if not current and self.approve is not None:
             self.approve([f"helm {'install' if release is None else 'upgrade'} release {deploy.release} "
-                          f"(chart {deploy.version}, hub image {deploy.image}) in namespace {deploy.namespace}"])
+                          f"(chart {deploy.version}, hub image {deploy.image}, singleuser image "
+                          f"{deploy.singleuser_image}) in namespace {deploy.namespace}"])
         steps: list[tuple[str, str]] = []
         with Journal(self.loaded.state_dir).step(HUB_STEP, config.digest("hub", "servers", "kubernetes")) as outputs:
             from ..kube.storage import ensure_namespace
@@ -184,7 +195,8 @@ class Deployer:
                 revision = after.revision if after is not None else 0
                 steps.append((f"release {deploy.release} revision {revision}", "installed" if release is None else "upgraded"))
             outputs.update({"release": deploy.release, "namespace": deploy.namespace, "revision": revision,
-                            "chart_version": deploy.version, "image": deploy.image, "values_digest": deploy.digest})
+                            "chart_version": deploy.version, "image": deploy.image,
+                            "singleuser_image": deploy.singleuser_image, "values_digest": deploy.digest})
             url, version = (self._wait(deploy, timeout) if wait else (self._address(deploy), None))
             if url:
                 outputs["url"] = url

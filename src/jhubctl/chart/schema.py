@@ -3,8 +3,11 @@ through a helm upgrade.
 
 The schema (``values.schema.<version>.json``, as the chart publishes it) closes almost every object
 (``additionalProperties: false``), so an unknown or misplaced key is caught. helm validates the *merge*
-of the chart's defaults and the user's values; the defaults supply every ``required`` key, so those are
-not asked of the values file alone. Everything else (types, enums, unknown keys) is checked as helm would.
+of the chart's defaults and the user's values; the defaults supply every ``required`` key of the chart's
+own objects, so those are not asked of the values file alone. Entries named by the user
+(``patternProperties``: ``extraFiles``, ``prePuller.extraImages``) have no defaults: their required keys
+(and ``extraFiles``' one-of ``data``/``stringData``/``binaryData``) are checked in full. Everything else
+(types, enums, unknown keys) is checked as helm would.
 """
 
 from __future__ import annotations
@@ -32,7 +35,12 @@ def problems(values: dict[str, Any], schema: dict[str, Any]) -> list[str]:
     """``path: message`` for every violation, in path order; [] when the values fit."""
     from jsonschema import Draft7Validator, validators
 
-    relaxed = validators.extend(Draft7Validator, {"required": lambda *args: iter(())})
+    strict = Draft7Validator(schema)
+
+    def named(validator: Any, patterns: Any, instance: Any, where: Any) -> Any:
+        return Draft7Validator.VALIDATORS["patternProperties"](strict, patterns, instance, where)
+
+    relaxed = validators.extend(Draft7Validator, {"required": lambda *args: iter(()), "patternProperties": named})
     errors = sorted(relaxed(schema).iter_errors(values), key=lambda e: [str(p) for p in e.absolute_path])
     return [f"{'.'.join(str(p) for p in e.absolute_path) or '(top level)'}: {e.message}" for e in errors]
 

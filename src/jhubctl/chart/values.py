@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from .. import singleuser, standalone
 from ..config import Config
 from ..errors import UsageError
 from ..services import API_SERVICE_SCOPES, culler_args
@@ -27,6 +28,9 @@ CHART_CULLER = "jupyterhub-idle-culler"
 #: Culler flags the chart itself sets from cull.* values; any other flag jhubctl wants goes in through extraConfig.
 CHART_CULL_FLAGS = ("--timeout", "--cull-every", "--concurrency", "--max-age", "--remove-named-servers", "--cull-users")
 REDACTED = "<redacted>"
+#: Where an image of the user's own (registry.singleuser_image) gets the server plugins, from the chart's
+#: singleuser Secret (`singleuser.extraFiles`); the image jhubctl builds has them installed.
+PLUGINS_PATH = "/usr/local/share/jhubctl"
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class Facts:
     hub_tag: str
     claim: str
     token: str
+    singleuser_image: str  # the one build-singleuser-image made, or registry.singleuser_image
     pull_secret: str | None = None  # service-principal mode only
 
 
@@ -54,13 +59,15 @@ def secret_paths(config: Config) -> list[tuple[str, ...]]:
 def values(config: Config, facts: Facts) -> dict[str, Any]:
     hub, servers, cull = config.hub, config.servers, config.hub.cull
     service = hub.api_service_name
-    singleuser_name, singleuser_tag = image_parts(config.registry.singleuser_image)
+    singleuser_name, singleuser_tag = image_parts(facts.singleuser_image)
     out: dict[str, Any] = {
         "hub": {
             "image": {"name": facts.hub_image, "tag": facts.hub_tag},
             "config": {
                 "JupyterHub": {"spawner_class": SPAWNER_CLASS, "authenticator_class": AUTHENTICATOR_CLASS},
-                "KubeSpawner": {"delete_pvc": False},
+                # The options every user server gets (the local hub passes the same): the chart has no value
+                # for them, and its `singleuser.cmd` stays the image's own command.
+                "KubeSpawner": {"delete_pvc": False, "args": [*servers.server_args(), *singleuser.OPTIONS]},
                 "KubeConversationSpawner": {
                     "shared_claim_name": facts.claim,
                     "conversation_mount_path": servers.mount_path,
@@ -81,6 +88,10 @@ def values(config: Config, facts: Facts) -> dict[str, Any]:
             "startTimeout": int(servers.start_timeout),
             # No per-user claim: the spawner mounts the one shared claim at the conversation's sub-path.
             "storage": {"type": "none"},
+            # All four always: null drops the chart's default (a 1G memory guarantee, which a smaller limit
+            # would contradict); with a limit and no guarantee, Kubernetes reserves the limit.
+            "cpu": {"limit": servers.cpu_limit, "guarantee": servers.cpu_guarantee},
+            "memory": {"limit": servers.mem_limit, "guarantee": servers.mem_guarantee},
         },
         "cull": {
             "enabled": cull.enabled,
@@ -92,10 +103,8 @@ def values(config: Config, facts: Facts) -> dict[str, Any]:
             "maxAge": cull.max_age,
         },
     }
-    if servers.mem_limit is not None:
-        out["singleuser"]["memory"] = {"limit": servers.mem_limit}
-    if servers.cpu_limit is not None:
-        out["singleuser"]["cpu"] = {"limit": servers.cpu_limit}
+    if config.registry.singleuser_image:
+        out["singleuser"] |= plugin_files()
     extra = [flag for flag in culler_args(cull) if flag.split("=", 1)[0] not in CHART_CULL_FLAGS]
     if cull.enabled and extra:
         out["hub"]["extraConfig"] = {"jhubctl-culler": _culler_config(extra)}
@@ -107,6 +116,15 @@ def values(config: Config, facts: Facts) -> dict[str, Any]:
             https["letsencrypt"] = {"contactEmail": hub.letsencrypt_email}
         out["proxy"] = {"https": https}
     return out
+
+
+def plugin_files() -> dict[str, Any]:
+    """The server plugins as files mounted into an image jhubctl did not build, and the path that imports them."""
+    files = {
+        path.replace("/", "-"): {"mountPath": f"{PLUGINS_PATH}/{path}", "stringData": content.decode(), "mode": 0o644}
+        for path, content in standalone.files("singleuser").items()
+    }
+    return {"extraFiles": files, "extraEnv": {"PYTHONPATH": PLUGINS_PATH}}
 
 
 def _culler_config(flags: list[str]) -> str:

@@ -1,4 +1,5 @@
-"""`jhubctl build-hub-image`, `apply-storage`, `deploy-hub`: the cluster half of the seed (5.3, 5.4), one step each.
+"""`jhubctl build-hub-image`, `build-singleuser-image`, `apply-storage`, `deploy-hub`: the cluster half of the seed
+(5.3, 5.4), one step each.
 
 Each parses its options, asks before changing the cluster (unless ``--yes``), calls the core and renders.
 ``--dry-run`` (and ``deploy-hub --values-out``) need only the config and the journal.
@@ -7,6 +8,7 @@ Each parses its options, asks before changing the cluster (unless ``--yes``), ca
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -54,52 +56,94 @@ def _approver(out: Output, yes: bool) -> Any:
     return approve
 
 
-def build_hub_image(
-    ctx: typer.Context,
-    local_docker: Annotated[bool, typer.Option("--local-docker", help="Build with docker buildx here instead of ACR Tasks "
-                                                                      "(always so on target kubernetes).")] = False,
-    platform: Annotated[str | None, typer.Option("--platform", help="Build for linux/<arch> instead of the nodes' "
-                                                                    "architecture (refused if it cannot run there).")] = None,
-    context_out: Annotated[Path | None, typer.Option("--context-out", help="Only write the build context to this folder.",
-                                                     file_okay=False)] = None,
-    dry_run: DryRun = False,
-    force: Annotated[bool, typer.Option("--force", help="Build even if the base image is another version than "
-                                                        "hub.chart_version, or the platform not the nodes'.")] = False,
-    kubeconfig: Kubeconfig = None,
-    context: Context = None,
-    json_flag: JsonFlag = False,
-) -> None:
+LocalDocker = Annotated[bool, typer.Option("--local-docker", help="Build with docker buildx here instead of ACR "
+                                                                  "Tasks (always so on target kubernetes).")]
+Platform = Annotated[str | None, typer.Option("--platform", help="Build for linux/<arch> instead of the nodes' "
+                                                                "architecture (refused if it cannot run there).")]
+ContextOut = Annotated[Path | None, typer.Option("--context-out", help="Only write the build context to this folder.",
+                                                 file_okay=False)]
+Force = Annotated[bool, typer.Option("--force", help="Build even if the base image is not the expected one (hub: "
+                                                     "hub.chart_version's; singleuser: the lock's Python), or the "
+                                                     "platform not the nodes'.")]
+#: What an image is built of: (loaded config, output, dry run, --force) -> image.build.Source.
+SourceOf = Callable[[Any, "Output", bool, bool], Any]
+
+
+def _hub_source(loaded: Any, out: Output, preview: bool, force: bool) -> Any:
+    from ..image.build import hub_source
+
+    return hub_source(loaded, force=force)
+
+
+def _singleuser_source(loaded: Any, out: Output, preview: bool, force: bool) -> Any:
+    from ..image.build import singleuser_source
+    from ..targets import interpreter_lock
+
+    return singleuser_source(loaded, interpreter_lock(loaded, out, write=not preview), force=force)
+
+
+def _build_command(source: SourceOf, doc: str) -> Callable[..., None]:
+    """A build command: the same options and steps for both images, ``source`` says what is built."""
+
+    def command(
+        ctx: typer.Context,
+        local_docker: LocalDocker = False,
+        platform: Platform = None,
+        context_out: ContextOut = None,
+        dry_run: DryRun = False,
+        force: Force = False,
+        kubeconfig: Kubeconfig = None,
+        context: Context = None,
+        json_flag: JsonFlag = False,
+    ) -> None:
+        from ..image import build
+        from ..state import StateLock
+
+        actx = _context(ctx, kubeconfig, context)
+        out = actx.output(json_flag)
+        loaded = actx.loaded
+        if context_out is None:
+            build.registry_server(loaded)  # a config error first, before a lock is resolved or a cluster asked
+        if dry_run:
+            image = build.plan(loaded, source(loaded, out, True, force), cluster=None, local_docker=local_docker,
+                               platform=platform, force=force)
+            lock = image.source.facts.get("lock_sha256")
+            out.data({"dry_run": True, **image.as_dict()},
+                     f"would build {image.image}\n  FROM {image.base} for {image.platform} with {image.builder}, "
+                     f"unless the registry has that tag\n  context: {', '.join(p for p, _, _ in image.context.files)}"
+                     + (f"\n  lock: {image.source.facts['lock']} (sha256 {lock[:12]})" if lock else ""))
+            return
+        with StateLock(loaded.state_dir, ctx.info_name or "build"):
+            made = source(loaded, out, False, force)
+            if context_out is not None:
+                files = made.context.write(context_out)
+                out.data({"context": str(context_out), "files": [str(f) for f in files]},
+                         "\n".join(str(f) for f in files))
+                return
+            image = build.plan(loaded, made, cluster=_cluster(actx), local_docker=local_docker, platform=platform,
+                               force=force)
+            with out.progress(f"building {image.image}") as bar:
+                result = build.build(loaded, image, on_line=lambda line: bar.update(message=line))
+        if result.built:
+            out.success(f"built {image.image} for {image.platform} and pushed it")
+        else:
+            out.info(f"{image.image} is in the registry already: nothing to build")
+        out.data(result.outputs(), image.image)
+
+    command.__doc__ = doc
+    return command
+
+
+build_hub_image = _build_command(
+    _hub_source,
     """Build the hub image (the chart's k8s-hub plus the conversation spawner) and push it, unless the registry
     has it already. Tag: <chart version>-<hash of the context and platform>.
-    """
-    from ..image import build
-    from ..state import StateLock
-
-    actx = _context(ctx, kubeconfig, context)
-    out = actx.output(json_flag)
-    loaded = actx.loaded
-    if context_out is not None:
-        from ..image.context import hub_base_image, hub_context
-
-        base = loaded.config.hub.base_image or hub_base_image(loaded.config.hub.chart_version)
-        files = hub_context(base).write(context_out)
-        out.data({"context": str(context_out), "files": [str(f) for f in files]},
-                 "\n".join(str(f) for f in files))
-        return
-    cluster = None if dry_run else _cluster(actx)
-    image = build.plan(loaded, cluster=cluster, local_docker=local_docker, platform=platform, force=force)
-    if dry_run:
-        out.data({"dry_run": True, **image.as_dict()},
-                 f"would build {image.image}\n  FROM {image.base} for {image.platform} with {image.builder}, "
-                 f"unless the registry has that tag\n  context: {', '.join(p for p, _, _ in image.context.files)}")
-        return
-    with StateLock(loaded.state_dir, "build-hub-image"), out.progress(f"building {image.image}") as bar:
-        result = build.build(loaded, image, on_line=lambda line: bar.update(message=line))
-    if result.built:
-        out.success(f"built {image.image} for {image.platform} and pushed it")
-    else:
-        out.info(f"{image.image} is in the registry already: nothing to build")
-    out.data(result.outputs(), image.image)
+    """)
+build_singleuser_image = _build_command(
+    _singleuser_source,
+    """Build the user server image (the interpreter lock plus the server plugins) and push it, unless the registry
+    has it already. Resolves the lock first if the interpreter config changed. Tag: <chart version>-<hash>.
+    """)
 
 
 def apply_storage(
@@ -218,5 +262,6 @@ def _cluster(actx: AppContext) -> Any:
 
 def register(app: typer.Typer) -> None:
     app.command("build-hub-image")(build_hub_image)
+    app.command("build-singleuser-image")(build_singleuser_image)
     app.command("apply-storage")(apply_storage)
     app.command("deploy-hub")(deploy_hub)

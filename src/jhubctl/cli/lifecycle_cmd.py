@@ -15,7 +15,7 @@ def up(
                                              help="Run one line of code in a throwaway conversation at the end.")] = True,
     json_flag: JsonFlag = False,
 ) -> None:
-    """Bring the environment up: `local` a JupyterHub on 127.0.0.1; `kubernetes` apply-storage, build-hub-image,
+    """Bring the environment up: `local` a JupyterHub on 127.0.0.1; `kubernetes` apply-storage, both images,
     deploy-hub and a health check; `azure` provision first.
 
     Running it again changes nothing and says so step by step.

@@ -46,7 +46,8 @@ def status(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
 
 
 def interpreter_lines(report: dict[str, Any]) -> list[str]:
-    """The lock in use (and, on the local target, the venv and the fence), one line each."""
+    """The lock in use (and, on the local target, the venv and the fence; on a cluster, the singleuser image
+    and the lock it was built from), one line each."""
     lines = []
     lock = report.get("lock")
     if lock is not None:
@@ -57,6 +58,13 @@ def interpreter_lines(report: dict[str, Any]) -> list[str]:
         lines.append("lock: none (local.interpreter: shared; servers run in jhubctl's own Python)")
     if report.get("venv"):
         lines.append(f"venv: {report['venv']}")
+    if "image" in report:
+        image = report["image"]
+        if image is None:
+            lines.append("image: not built yet (`jhubctl build-singleuser-image`)")
+        else:
+            sha = f"lock sha256 {image['lock_sha256'][:12]}; " if image.get("lock_sha256") else ""
+            lines.append(f"image: {image['image']} ({sha}{image['state']})")
     if "fence" in report:
         lines.append(f"fence: {report['fence']}")
     return lines

@@ -106,11 +106,28 @@ def hub_image(f: Facts) -> str | None:
     containers = ((((deployment or {}).get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers")
     if containers:
         return str(containers[0].get("image"))
-    from ..image.build import STEP
+    from ..image.build import HUB
     from ..state import Journal
 
-    record = Journal(f.loaded.state_dir).get(STEP)
+    record = Journal(f.loaded.state_dir).get(HUB.step)
     return str(record.outputs["image"]) if record is not None and record.outputs.get("image") else None
+
+
+def user_image(f: Facts) -> str | None:
+    """The user servers' image: registry.singleuser_image, else the one deploy-hub deployed, else the one
+    build-singleuser-image last built."""
+    if f.config.registry.singleuser_image:
+        return f.config.registry.singleuser_image
+    from ..image.build import SINGLEUSER
+    from ..state import Journal
+    from ..targets.cluster import HUB_STEP
+
+    journal = Journal(f.loaded.state_dir)
+    for step, key in ((HUB_STEP, "singleuser_image"), (SINGLEUSER.step, "image")):
+        record = journal.get(step)
+        if record is not None and record.outputs.get(key):
+            return str(record.outputs[key])
+    return None
 
 
 def events_of(f: Facts, kind: str, name: str) -> list[str]:
@@ -211,7 +228,7 @@ def image_architectures(f: Facts) -> Outcome:
     archs = node_archs(f)
     if not archs:
         raise Skip("the cluster has no nodes to compare with (JH302)")
-    images = {"hub": hub_image(f), "user": f.config.registry.singleuser_image}
+    images = {"hub": hub_image(f), "user": user_image(f)}
     client_, notes = registry(f)
     evidence = [f"nodes: {', '.join(f'{n} {a}' for a, n in sorted(archs.items()))}", *notes]
     wrong, unread = [], []
@@ -324,7 +341,7 @@ def release_deployed(f: Facts) -> Outcome:
 def hub_image_version(f: Facts) -> Outcome:
     import re
 
-    from ..image.build import STEP
+    from ..image.build import HUB
     from ..image.context import image_tag
     from ..state import Journal
 
@@ -334,7 +351,7 @@ def hub_image_version(f: Facts) -> Outcome:
     found = release(f)
     chart = found.chart.removeprefix("jupyterhub-") if found is not None else f.config.hub.chart_version
     evidence = [f"hub image: {image}", f"chart: {chart}" + ("" if found is not None else " (hub.chart_version)")]
-    built = Journal(f.loaded.state_dir).get(STEP)
+    built = Journal(f.loaded.state_dir).get(HUB.step)
     base = built.outputs.get("base") if built is not None and built.outputs.get("image") == image else None
     if base:
         evidence.append(f"built FROM {base} (journal: build-hub-image)")

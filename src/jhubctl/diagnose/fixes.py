@@ -38,7 +38,8 @@ FIXES: dict[str, str] = {
     "describe-pod": "`kubectl --namespace {namespace} describe pod {pod}`",
     "describe-service": "`kubectl --namespace {namespace} describe service {service}`",
     "rebuild-hub": "`jhubctl build-hub-image` builds for the nodes' architecture, then `jhubctl deploy-hub`",
-    "singleuser-image": "set registry.singleuser_image to an image published for {platform}, then `jhubctl deploy-hub`",
+    "singleuser-image": "`jhubctl build-singleuser-image` builds for the nodes' architecture (or set "
+                        "registry.singleuser_image to an image published for {platform}), then `jhubctl deploy-hub`",
     "csidriver-patch": "`kubectl patch csidriver {driver} --type merge --patch '{{\"spec\":{{\"fsGroupPolicy\":\"File\"}}}}'`",
     "apply-storage": "`jhubctl apply-storage`",
     "deploy-hub": "`jhubctl deploy-hub`",
@@ -50,12 +51,13 @@ FIXES: dict[str, str] = {
     "previous-log": "read the whole log of its last run: `jhubctl logs {target:s} --previous`",
     "hub-package": "the hub image lacks {module}: add it to hub.base_image or remove its use from hub.values_file, "
                    "then `jhubctl up`",
-    "user-package": "the user image lacks {module}: use a registry.singleuser_image that has it, then "
-                    "`jhubctl deploy-hub`",
+    "user-package": "the user image lacks {module}: add its package to interpreter.requirements (or use a "
+                    "registry.singleuser_image that has it), then `jhubctl up`",
     "values-rollback": "the last values change broke the hub's config: `helm rollback {release} --namespace "
                        "{namespace}`, correct hub.values_file, then `jhubctl deploy-hub`",
     "build-hub": "the image is not in the registry: `jhubctl build-hub-image`, then `jhubctl deploy-hub`",
-    "image-missing": "{image} is not in its registry: correct registry.singleuser_image, then `jhubctl deploy-hub`",
+    "image-missing": "{image} is not in its registry: `jhubctl build-singleuser-image` (or correct "
+                     "registry.singleuser_image), then `jhubctl deploy-hub`",
     "image-auth": "the nodes may not pull from {host}: grant them pull access (or add imagePullSecrets in "
                   "hub.values_file), then `jhubctl deploy-hub`",
     "scale-aks": "raise aks.max_count (now {count}) in {file}, then `jhubctl provision --only aks`",

@@ -34,7 +34,7 @@ REQUIRED = {
 RECORDED_FILES = {"kubeconfig": "path", "ssh-key": "public_key_path"}
 #: The command that runs (or resumes) each journal step.
 STEP_COMMANDS = {"local-hub": "up", "apply-storage": "apply-storage", "build-hub-image": "build-hub-image",
-                 "deploy-hub": "deploy-hub"}
+                 "build-singleuser-image": "build-singleuser-image", "deploy-hub": "deploy-hub"}
 
 
 def config_file(f: Facts) -> str:

@@ -2,7 +2,8 @@
 
 Paths are relative to the conversation folder (the server's contents root). An absolute path, a `..`
 segment, a backslash or a control character is refused here, before any request; the server refuses
-escapes again (its contents root), and `ConfinedContentsManager` refuses symlinks that leave the folder.
+escapes again (its contents root), and its `jhubctl.singleuser.contents.ConfinedContentsManager` refuses
+symlinks that leave the folder.
 
 Uploads are base64 (byte for byte). A file above `CHUNK_BYTES` goes in chunks (jupyter-server's large
 file protocol: chunk 1 creates, 2.. append, -1 ends) under a temporary name that is renamed into place

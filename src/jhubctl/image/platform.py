@@ -2,8 +2,9 @@
 
 On Azure the node VM size says it without asking anything: Azure size names carry a ``p`` among their
 feature letters for Arm (Ampere) sizes (``Standard_D2ps_v5``, ``Standard_E4pds_v5``); every other size is
-x86-64. Elsewhere the nodes' ``status.nodeInfo.architecture`` says it. The chart's hub images exist for
-amd64 and arm64 only, so anything else is refused before a build starts.
+x86-64. Elsewhere the nodes' ``status.nodeInfo.architecture`` says it. The bases of both images (the
+chart's hub image; Python and uv for the singleuser image) exist for amd64 and arm64 only, so anything else
+is refused before a build starts.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from ..errors import JhubctlError, UsageError
 
-#: Architectures the z2jh hub images are published for.
+#: Architectures the bases of jhubctl's images are all published for.
 SUPPORTED = ("amd64", "arm64")
 
 _SIZE = re.compile(r"^Standard_([A-Z]+)(\d+)(?:-\d+)?([a-z]*)(?:_|$)")
@@ -37,7 +38,7 @@ def nodes_arch(nodes: list[dict[str, Any]]) -> str:
         raise JhubctlError("the cluster has no nodes to run the hub on", hint="add a node pool, or check the context")
     if len(found) > 1:
         raise JhubctlError(
-            f"the nodes mix architectures ({', '.join(sorted(found))}); one hub image cannot run on all of them",
+            f"the nodes mix architectures ({', '.join(sorted(found))}); one image cannot run on all of them",
             hint="set kubernetes.node_arch to the architecture of the pool the hub runs on",
         )
     return found.pop()
@@ -46,10 +47,10 @@ def nodes_arch(nodes: list[dict[str, Any]]) -> str:
 def check(arch: str, nodes: str, *, force: bool) -> str:
     """``linux/<arch>`` for a build for ``arch`` on ``nodes`` nodes, or an error before anything is built."""
     if arch not in SUPPORTED:
-        raise UsageError(f"the chart's hub image exists for {' and '.join(SUPPORTED)} only, not {arch}")
+        raise UsageError(f"jhubctl's images can be built for {' and '.join(SUPPORTED)} only, not {arch}")
     if arch != nodes and not force:
         raise UsageError(
             f"an image for linux/{arch} would not run on the cluster's {nodes} nodes (exec format error)",
-            hint=f"drop --platform to build for linux/{nodes}, or pass --force if the hub runs on other nodes",
+            hint=f"drop --platform to build for linux/{nodes}, or pass --force if it runs on other nodes",
         )
     return f"linux/{arch}"

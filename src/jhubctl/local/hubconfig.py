@@ -12,18 +12,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import singleuser
 from ..config import Config, byte_count
 from ..packages.venv import interpreter_dir, server_python
 from ..services import API_SERVICE_SCOPES, CULLER_SERVICE, culler_args, culler_scopes
 
 SERVICE_TOKEN_ENV = "JHUBCTL_SERVICE_TOKEN"
-#: Local servers refuse symlinks that leave their conversation folder (all folders share one file system here).
-CONTENTS_MANAGER = "jhubctl.local.contents.ConfinedContentsManager"
 #: Set to the hub's work dir in the environment of the hub and of everything it starts (proxy, culler,
 #: servers and, by inheritance, kernels), so `local.process` can find them all from the state dir.
 MARKER_ENV = "JHUBCTL_LOCAL_HUB"
-#: Local servers answer kernel messages without Nagle's delay (see local/kernelws.py).
-KERNEL_WEBSOCKET = "--ServerApp.kernel_websocket_connection_class=jhubctl.local.kernelws.NoDelayConnection"
 
 
 @dataclass(frozen=True)
@@ -34,10 +31,11 @@ class Ports:
 
 
 def server_settings(config: Config, state_dir: Path) -> dict[str, object]:
-    """The spawner's settings for the servers: their Python, the fence, the limits.
+    """The spawner's settings for the servers: their Python, their options, the fence, the limits.
 
     `locked` servers run in the lock's venv through the link `up` keeps current; `shared` ones in
-    jhubctl's own Python. `passage` lists the state folders a fenced server's user walks through.
+    jhubctl's own Python. Both import jhubctl's server plugins (the venv holds a copy of them), so every
+    server gets their options. `passage` lists the state folders a fenced server's user walks through.
     """
     servers = config.servers
     shared = config.local.interpreter == "shared"
@@ -45,10 +43,7 @@ def server_settings(config: Config, state_dir: Path) -> dict[str, object]:
     passage = [state_dir, state_dir / "local", interpreter_dir(state_dir), interpreter_dir(state_dir) / "envs"]
     return {
         "Spawner.cmd": [python, "-m", "jupyterhub.singleuser"],
-        # The plugins only jhubctl's own Python can import (not yet copied into the lock's venv, where the
-        # fence keeps links from leaving the folder).
-        "Spawner.args": [*servers.server_args(),
-                         *([f"--ServerApp.contents_manager_class={CONTENTS_MANAGER}", KERNEL_WEBSOCKET] if shared else [])],
+        "Spawner.args": [*servers.server_args(), *singleuser.OPTIONS],
         "LocalConversationSpawner.fence": config.local.fence,
         "LocalConversationSpawner.passage": [str(p) for p in passage] if config.local.fence else [],
         "Spawner.mem_limit": byte_count(servers.mem_limit) if servers.mem_limit else None,

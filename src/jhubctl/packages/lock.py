@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,17 +180,25 @@ def resolve(inputs: LockInput, dest: Path, *, uv_bin: str, scratch: Path) -> Loc
     return Lock(dest, text)
 
 
-def ensure_lock(loaded: Loaded, uv_bin: str | None = None) -> tuple[Lock, bool]:
+def ensure_lock(loaded: Loaded, uv_bin: str | None = None, *, write: bool = True) -> tuple[Lock, bool]:
     """The lock for the current config, resolved only if missing or made from another input; (lock, resolved).
 
     This is the one entry point for whoever installs the package set (the local venv, the image build).
+    `write=False` (a dry run) resolves what would be written, in a folder of its own, and writes nothing.
     """
     inputs = LockInput.of(loaded.config)
     dest = lock_path(loaded)
     existing = read_lock(dest)
     if existing is not None and existing.input_digest == inputs.digest:
         return existing, False
+    uv_bin = uv_bin or uv.find_uv(loaded.config.interpreter.uv_path)
+    if not write:
+        with tempfile.TemporaryDirectory(prefix="jhubctl-lock-") as folder:
+            preview = Path(folder) / LOCK_NAME
+            if existing is not None:
+                shutil.copyfile(dest, preview)  # the same preferences as a real run
+            return Lock(dest, resolve(inputs, preview, uv_bin=uv_bin, scratch=Path(folder) / "scratch").text), True
     scratch = loaded.state_dir / "interpreter" / f".resolve-{os.getpid()}"
     for stale in scratch.parent.glob(".resolve-*") if scratch.parent.is_dir() else ():
         shutil.rmtree(stale, ignore_errors=True)  # left by a run that was killed; the state lock is ours
-    return resolve(inputs, dest, uv_bin=uv_bin or uv.find_uv(loaded.config.interpreter.uv_path), scratch=scratch), True
+    return resolve(inputs, dest, uv_bin=uv_bin, scratch=scratch), True

@@ -6,6 +6,11 @@ when complete (uv makes the venv relocatable), so a killed build is never used: 
 it and starts again. `<state>/interpreter/venv` is a symlink to the venv of the current lock, replaced
 atomically; the hub config names the link, and the spawner resolves it at each start, so a running
 server keeps the venv it started with.
+
+jhubctl's server plugins (`jhubctl.singleuser`) are copied into each venv and kept current without
+rebuilding it: every content gets a folder of its own (`<venv>/jhubctl-plugins/<digest>/jhubctl/`),
+written aside and renamed into place, and `site-packages/jhubctl` is a symlink swapped to it in one
+rename, so a server starting meanwhile imports the old copy or the new one, never half of either.
 """
 
 from __future__ import annotations
@@ -15,14 +20,18 @@ import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import standalone
 from ..errors import JhubctlError
 from ..state import ensure_private_dir
 from . import uv
 from .lock import Lock
+
+#: Inside a venv: one folder per content of the server plugins.
+PLUGINS = "jhubctl-plugins"
 
 
 def interpreter_dir(state_dir: Path) -> Path:
@@ -92,8 +101,14 @@ def _clean_leftovers(envs: Path) -> None:
 
 
 def ensure_venv(state_dir: Path, lock: Lock, *, uv_bin: str, public_only: bool,
-                on_line: Callable[[str], None] | None = None) -> tuple[Venv, bool]:
-    """The venv of `lock`, built if missing, and made current; (venv, built). Call under the state lock."""
+                on_line: Callable[[str], None] | None = None,
+                plugins: Mapping[str, bytes] | None = None) -> tuple[Venv, bool]:
+    """The venv of `lock`, built if missing, with the current server plugins, and made current; (venv, built).
+
+    `plugins` (default: the installed `jhubctl.singleuser`) as `standalone.files` gives them. Call under
+    the state lock.
+    """
+    plugins = standalone.files("singleuser") if plugins is None else plugins
     envs = ensure_private_dir(interpreter_dir(state_dir) / "envs")
     target = Venv(envs / lock.key, lock.key)
     built = False
@@ -104,43 +119,101 @@ def ensure_venv(state_dir: Path, lock: Lock, *, uv_bin: str, public_only: bool,
         try:
             uv.run(uv.venv_argv(uv_bin, aside, python), what="creating the server venv", on_line=on_line)
             uv.run(uv.sync_argv(uv_bin, lock.path, aside), what="installing the interpreter lock", on_line=on_line)
-            _check_server(Venv(aside, lock.key), lock)
+            ensure_plugins(aside, plugins)
+            check_server(aside, lock)
             os.rename(aside, target.path)
         except BaseException:
             shutil.rmtree(aside, ignore_errors=True)
             raise
         built = True
+    else:
+        ensure_plugins(target.path, plugins, check=lambda copy: check_server(target.path, lock, copy))
     _point_link(venv_link(state_dir), target.path)
     return target, built
 
 
-def _check_server(venv: Venv, lock: Lock) -> None:
-    """The venv runs, and carries the hub's JupyterHub: a server of another version would not talk to it."""
-    probe = "import importlib.metadata as m, ipykernel, jupyterhub.singleuser; print(m.version('jupyterhub'))"
-    proc = subprocess.run([str(venv.python), "-c", probe], capture_output=True, text=True, timeout=120)
+def check_server(venv: Path, lock: Lock, plugins: Path | None = None) -> None:
+    """`jhubctl.singleuser.check` in the venv (what the image build runs): the server, the kernel and the plugins
+    import, and JupyterHub is the hub's version. `plugins`: check that copy of them instead of the linked one."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    if plugins is not None:
+        env["PYTHONPATH"] = str(plugins)  # ahead of site-packages: the new copy is what imports
+    proc = subprocess.run([str(venv / "bin" / "python"), "-m", "jhubctl.singleuser.check", lock.jupyterhub or "?"],
+                          capture_output=True, text=True, timeout=120, cwd=venv, env=env)
     if proc.returncode != 0:
-        raise JhubctlError(f"the new server venv does not start a server:\n{proc.stderr.strip()[-2000:]}")
-    if lock.jupyterhub and proc.stdout.strip() != lock.jupyterhub:
-        raise JhubctlError(f"the server venv has JupyterHub {proc.stdout.strip()}, the hub runs {lock.jupyterhub}")
+        raise JhubctlError(f"the server venv {venv.name} cannot run a user server:\n{proc.stderr.strip()[-2000:]}")
 
 
-def _point_link(link: Path, target: Path) -> None:
-    """Replace the symlink in one rename: a spawn reads the old venv or the new one, never neither."""
+def site_packages(venv: Path) -> Path:
+    found = sorted(venv.glob("lib/python3*/site-packages"))
+    if len(found) != 1:
+        raise JhubctlError(f"{venv} is not a venv of one Python 3 (site-packages: {len(found)} found)")
+    return found[0]
+
+
+def ensure_plugins(venv: Path, copied: Mapping[str, bytes], *,
+                   check: Callable[[Path], None] | None = None) -> bool:
+    """Make `copied` the venv's `jhubctl` package; True if it changed. `check` sees a new copy before it is linked.
+
+    A copy is written aside and renamed to `<venv>/jhubctl-plugins/<digest>` only when complete; a killed run
+    leaves a hidden folder the next one removes. Unlinked copies stay until `prune` (no hub runs then): a
+    running server may still import from the one it started with.
+    """
+    store = venv / PLUGINS
+    key = standalone.digest(copied)[:16]
+    copy = store / key
+    link = site_packages(venv) / "jhubctl"
+    if link.exists() and not link.is_symlink():
+        raise JhubctlError(f"{link} is a package installed from the lock: interpreter.requirements must not "
+                           "install jhubctl (its server plugins are copied in)")
+    for leftover in store.glob(".*.copying") if store.is_dir() else ():
+        shutil.rmtree(leftover, ignore_errors=True)  # a killed run's; the state lock is ours
+    if not copy.is_dir():
+        store.mkdir(mode=0o755, exist_ok=True)
+        aside = store / f".{key}.copying"
+        try:
+            for path, content in copied.items():
+                dest = aside / path
+                dest.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+                dest.write_bytes(content)
+                dest.chmod(0o644)  # servers with a user of their own read it
+            for folder in (aside, *{aside / p for path in copied for p in Path(path).parents if str(p) != "."}):
+                folder.chmod(0o755)
+            if check is not None:
+                check(aside)
+            os.rename(aside, copy)
+        except BaseException:
+            shutil.rmtree(aside, ignore_errors=True)
+            raise
+    return _point_link(link, copy / "jhubctl")
+
+
+def _point_link(link: Path, target: Path) -> bool:
+    """Replace the symlink in one rename: a reader sees the old target or the new one, never neither.
+    True if it changed."""
     relative = os.path.relpath(target, link.parent)
     if link.is_symlink() and os.readlink(link) == relative:
-        return
+        return False
     tmp = link.with_name(f".{link.name}.{os.getpid()}")
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(relative)
     os.replace(tmp, link)
+    return True
 
 
 def prune(state_dir: Path, keep: Venv) -> list[Path]:
-    """Delete the venvs of older locks; only when no server can be using one (no hub runs)."""
+    """Delete the venvs of older locks, and the unlinked plugin copies of `keep`; only when no server can be
+    using one (no hub runs)."""
     removed = []
     envs = interpreter_dir(state_dir) / "envs"
     for path in envs.iterdir() if envs.is_dir() else ():
         if path.name != keep.key and not path.name.startswith("."):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    store = keep.path / PLUGINS
+    linked = (site_packages(keep.path) / "jhubctl").resolve().parent if store.is_dir() else None
+    for path in store.iterdir() if store.is_dir() else ():
+        if path.resolve() != linked:
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed

@@ -16,6 +16,7 @@ from ..errors import NotFoundError
 if TYPE_CHECKING:
     from ..config import Loaded
     from ..output import Output
+    from ..packages import Lock
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,21 @@ class Target(ABC):
             return Health("not deployed")
         version = probe(url)
         return Health(f"running (JupyterHub {version})" if version else "not answering", url, version)
+
+
+def interpreter_lock(loaded: Loaded, out: Output, *, uv_bin: str | None = None, write: bool = True) -> Lock:
+    """The interpreter lock the servers' environment is built from (the local venv, the singleuser image),
+    resolved first, and said so, if missing or made from another input; ``write=False`` (a dry run)
+    resolves it without writing it."""
+    from ..packages import ensure_lock
+
+    with out.progress("resolving the interpreter lock"):
+        lock, resolved = ensure_lock(loaded, uv_bin, write=write)
+    said = "resolved" if write else "would be resolved (not written: a dry run)"
+    (out.success if resolved and write else out.info if resolved else out.debug)(
+        f"interpreter lock {lock.path} {said if resolved else 'current'} ({len(lock.pins())} packages, "
+        f"sha256 {lock.sha256[:12]})")
+    return lock
 
 
 #: target name -> (module in this package, class): imported only when chosen.

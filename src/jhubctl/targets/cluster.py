@@ -1,10 +1,12 @@
 """The cluster targets: `kubernetes` (an existing cluster from a kubeconfig) and `azure` (provision first).
 
 `up` runs the cluster half in order, each step skipping what is done and current and saying so:
-apply-storage (the shared claim) → build-hub-image (only if the registry lacks the tag) → deploy-hub
-(helm only if the recorded revision is not current; then waits for the hub's API) → a health gate that
-runs one line of code in a throwaway conversation and removes its server. `down` uninstalls the release
-and keeps the data. The hub URL is what `deploy-hub` records under `HUB_STEP`.
+apply-storage (the shared claim) → build-hub-image (only if the registry lacks the tag) →
+build-singleuser-image (the interpreter lock resolved only if its input changed; the image built only if
+the registry lacks its tag; skipped for a registry.singleuser_image of the user's own) → deploy-hub (helm
+only if the recorded revision is not current; then waits for the hub's API) → a health gate that runs one
+line of code in a throwaway conversation and removes its server. `down` uninstalls the release and keeps
+the data. The hub URL is what `deploy-hub` records under `HUB_STEP`.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import JhubctlError
-from . import DownResult, Target, UpResult
+from . import DownResult, Target, UpResult, interpreter_lock
 
 if TYPE_CHECKING:
     from ..config import Loaded
+    from ..image.build import ImagePlan
     from ..output import Output
 
 #: The journal step whose outputs hold the deployed hub's URL.
@@ -89,7 +92,7 @@ class KubernetesTarget(Target):
 
     def up(self, out: Output, *, smoke_test: bool = True) -> UpResult:
         from ..chart.deploy import Deployer, plan as deploy_plan
-        from ..image.build import build, plan as image_plan
+        from ..image.build import plan as image_plan, singleuser_source
         from ..kube import storage
         from ..kube.connect import cluster, kubeconfig
 
@@ -104,11 +107,12 @@ class KubernetesTarget(Target):
             with out.progress("apply-storage") as bar:
                 stored = storage.run(loaded, kube, storage.plan(loaded), on_wait=lambda m: bar.update(message=m))
             _said(out, "apply-storage", stored.changed, f"claim {stored.namespace}/{stored.claim} is {stored.phase}")
-            image = image_plan(loaded, cluster=same)
-            with out.progress(f"build-hub-image {image.image}") as bar:
-                made = build(loaded, image, on_line=lambda line: bar.update(message=line))
-            _said(out, "build-hub-image", made.built,
-                  f"{image.image} built for {image.platform}" if made.built else f"{image.image} is in the registry")
+            hub = image_plan(loaded, cluster=same)
+            built = _build(out, loaded, hub)
+            if loaded.config.registry.singleuser_image is None:
+                singleuser = image_plan(loaded, singleuser_source(loaded, interpreter_lock(loaded, out)), cluster=same,
+                                        nodes=hub.platform.split("/", 1)[1])
+                built = _build(out, loaded, singleuser) or built
             deploy = deploy_plan(loaded, cluster=same)
             with out.progress("deploy-hub") as bar:
                 deployed = Deployer(loaded, kube, path, context, on_status=out.info,
@@ -117,7 +121,8 @@ class KubernetesTarget(Target):
                   f"release {deployed.release} revision {deployed.revision}, hub {deployed.hub_version} at {deployed.url}")
         assert deployed.url is not None
         facts: dict[str, Any] = {"release": deployed.release, "namespace": deployed.namespace,
-                                 "revision": deployed.revision, "image": image.image, "claim": stored.claim}
+                                 "revision": deployed.revision, "image": deploy.image,
+                                 "singleuser_image": deploy.singleuser_image, "claim": stored.claim}
         if smoke_test:
             with out.progress("health check", total=100) as bar:
                 check = health_gate(loaded, deployed.url,
@@ -125,7 +130,7 @@ class KubernetesTarget(Target):
             out.success(f"health check: {HEALTH_CODE} printed {check.stdout} in {check.seconds:.1f} s "
                         f"(conversation {HEALTH_USER}/{check.conversation}, removed)")
             facts["health_check"] = {"conversation": check.conversation, "seconds": round(check.seconds, 2)}
-        return UpResult(deployed.url, stored.changed or made.built or deployed.installed, facts)
+        return UpResult(deployed.url, stored.changed or built or deployed.installed, facts)
 
     def down(self, out: Output) -> DownResult:
         from ..chart.helm import Helm
@@ -152,6 +157,29 @@ class KubernetesTarget(Target):
         """What `down` adds about the rest (the cluster is the user's)."""
         return ""
 
+    def interpreter(self) -> dict[str, Any]:
+        """The lock, and the singleuser image deployed: its own (registry.singleuser_image), or the one built
+        from a lock, and whether that lock is the current one."""
+        from ..image.build import SINGLEUSER
+        from ..state import Journal
+
+        report = super().interpreter()
+        if self.loaded.config.registry.singleuser_image:
+            return report | {"image": {"image": self.loaded.config.registry.singleuser_image, "lock": None,
+                                       "state": "registry.singleuser_image: not built from the lock"}}
+        journal = Journal(self.loaded.state_dir)
+        record = journal.get(SINGLEUSER.step)
+        if record is None or record.status != "succeeded":
+            return report | {"image": None}
+        built = record.outputs
+        lock = report.get("lock") or {}
+        deployed = journal.get(HUB_STEP)
+        state = "the current lock" if built.get("lock_sha256") == lock.get("sha256") else "an older lock"
+        where = ("deployed" if deployed is not None and deployed.outputs.get("singleuser_image") == built.get("image")
+                 else "not deployed yet (`jhubctl deploy-hub`)")
+        return report | {"image": {"image": built.get("image"), "lock": built.get("lock"),
+                                   "lock_sha256": built.get("lock_sha256"), "state": f"built from {state}; {where}"}}
+
     def recorded_url(self) -> str | None:
         from ..state import Journal
 
@@ -169,6 +197,17 @@ class AzureTarget(KubernetesTarget):
 
     def afterwards(self) -> str:
         return "; `jhubctl destroy` deletes the Azure infrastructure (cluster, registry, storage account and its data)"
+
+
+def _build(out: Output, loaded: Loaded, image: ImagePlan) -> bool:
+    """One image step of `up`: built if the registry lacks its tag; True if it was."""
+    from ..image.build import build
+
+    with out.progress(f"{image.kind.step} {image.image}") as bar:
+        made = build(loaded, image, on_line=lambda line: bar.update(message=line))
+    _said(out, image.kind.step, made.built,
+          f"{image.image} built for {image.platform}" if made.built else f"{image.image} is in the registry")
+    return made.built
 
 
 def _said(out: Output, step: str, changed: bool, detail: str) -> None:

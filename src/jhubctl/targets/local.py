@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
-from . import DownResult, Health, Target, UpResult
+from . import DownResult, Health, Target, UpResult, interpreter_lock
 
 if TYPE_CHECKING:
     from ..local.process import Tracked
@@ -67,7 +67,6 @@ class LocalTarget(Target):
         """What the servers will run in and under: the lock and its venv (built if missing), the fence."""
         import os
 
-        from ..packages import ensure_lock
         from ..packages.uv import find_uv
         from ..packages.venv import ensure_venv
 
@@ -79,10 +78,7 @@ class LocalTarget(Target):
                                            "or set local.fence: false")
         if config.local.interpreter == "locked":
             uv_bin = find_uv(config.interpreter.uv_path)
-            with out.progress("resolving the interpreter lock"):
-                lock, resolved = ensure_lock(self.loaded, uv_bin)
-            (out.success if resolved else out.debug)(
-                f"interpreter lock {lock.path} ({len(lock.pins())} packages, sha256 {lock.sha256[:12]})")
+            lock = interpreter_lock(self.loaded, out, uv_bin=uv_bin)
             public_only = config.local.fence and os.geteuid() == 0
             with out.progress(f"server venv for lock {lock.key}") as bar:
                 venv, built = ensure_venv(self.loaded.state_dir, lock, uv_bin=uv_bin, public_only=public_only,

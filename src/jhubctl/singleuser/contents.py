@@ -1,12 +1,11 @@
-"""The local servers' contents manager: jupyter-server's own, refusing paths that resolve outside the folder.
+"""The servers' contents manager: jupyter-server's own, refusing paths that resolve outside the folder.
 
 jupyter-server checks API paths lexically (`abspath`), so a symlink inside a conversation folder that points
 elsewhere is followed, by the contents API and by `/files/`. On the local target every conversation
 folder shares one file system, so such a link would hand another conversation's files to `files get`.
 This manager resolves links first and answers 404 with jupyter-server's own words, as for `..`.
-(On a cluster a server mounts only its own conversation's sub-path: there is nothing of another user to reach.)
-
-Runs inside `jupyterhub-singleuser`, so it imports jupyter-server and the standard library only.
+On a cluster a server mounts only its own conversation's sub-path, so there is nothing of another user to
+reach, but a link still could hand out the image's own files: the servers there run it too.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""The kernel websocket of local user servers, with Nagle's algorithm off.
+"""The kernel websocket of user servers, with Nagle's algorithm off.
 
 A kernel answers one execution with several small messages in a row (busy, execute_input, the reply,
 idle). jupyter-server writes each to the websocket as it comes, and with Nagle's algorithm on, every one
 after the first waits for the peer's delayed ACK: 40 ms per execution on Linux, more than the execution
-itself. The local hub's servers use this connection class (`ServerApp.kernel_websocket_connection_class`);
-bench/bench_local.py measures the difference.
+itself. Every user server, on every target, uses this connection class
+(`ServerApp.kernel_websocket_connection_class`); bench/bench_local.py measures the difference.
 """
 
 from __future__ import annotations
