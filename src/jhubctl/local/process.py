@@ -79,9 +79,27 @@ class Stopped:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+    return free_ports(1, host)[0]
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` distinct ports free now. All are held open together, so no two picks are the same port."""
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind((host, 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+PORT_ATTEMPTS = 3
+"""A picked port can be taken (by any outgoing connection) before the hub binds it: pick again this often."""
+
+
+class PortTaken(JhubctlError):
+    """The hub could not bind a port: chosen ports are picked again, a configured one is the user's to fix."""
 
 
 def proxy_command(configured: str | None) -> list[str]:
@@ -252,8 +270,17 @@ class HubProcess:
         left = [p for p in procs if running is None or p.pid != running.pid]
         ensure_private_dir(self.workdir)
         ensure_private_dir(self.data_root)
+        for _ in range(PORT_ATTEMPTS - 1):
+            try:
+                return Started(self._launch(), True, left)
+            except PortTaken:
+                continue
+        return Started(self._launch(), True, left)
+
+    def _launch(self) -> LocalHub:
         host = self.config.local.host
-        ports = Ports(self.config.local.port or free_port(host), free_port(), free_port())
+        public, hub_port, api = free_ports(3, host)
+        ports = Ports(self.config.local.port or public, hub_port, api)
         write_private(
             self.config_file,
             render(self.config, ports=ports, workdir=self.workdir, data_root=self.data_root,
@@ -271,6 +298,7 @@ class HubProcess:
             fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             with os.fdopen(fd, "ab") as log_fh:
                 os.fchmod(fd, 0o600)
+                offset = log_fh.tell()
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "jupyterhub", "-f", str(self.config_file)],
                     cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=log_fh, stderr=log_fh,
@@ -278,18 +306,20 @@ class HubProcess:
                 )
             hub = LocalHub(url, proc.pid, log, self.config_file, self.data_root)
             outputs.update(hub.outputs())
-            self._wait_probe(proc, hub)
-        return Started(hub, True, left)
+            self._wait_probe(proc, hub, offset)
+        return hub
 
-    def _wait_probe(self, proc: subprocess.Popen[bytes], hub: LocalHub) -> None:
+    def _wait_probe(self, proc: subprocess.Popen[bytes], hub: LocalHub, offset: int) -> None:
         deadline = time.monotonic() + self.config.local.start_timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 end(self.tracked())
-                raise JhubctlError(
-                    f"the local hub exited with code {proc.returncode} while starting:\n{tail(hub.log)}",
-                    hint=f"full log: {hub.log}",
-                )
+                message = f"the local hub exited with code {proc.returncode} while starting:\n{tail(hub.log)}"
+                if "Address already in use" in _since(hub.log, offset):
+                    raise PortTaken(message, hint=(
+                        f"local.port {self.config.local.port} is in use: free it or choose another"
+                        if self.config.local.port else f"another process took a port; full log: {hub.log}"))
+                raise JhubctlError(message, hint=f"full log: {hub.log}")
             if probe(hub.url, timeout=1.0):
                 return
             time.sleep(0.1)
@@ -316,6 +346,16 @@ class HubProcess:
             step.outputs = {k: v for k, v in step.outputs.items() if k != "pid"}
             self.journal.record(STEP, step)
         return Stopped(hub, left)
+
+
+def _since(path: Path, offset: int) -> str:
+    """What this start wrote to the log (the log is appended to across starts)."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            return fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def tail(path: Path, lines: int = 15) -> str:
