@@ -8,9 +8,10 @@ so `jhubctl --help` and shell completion stay instant.
 from __future__ import annotations
 
 import contextlib
+import copy
 import sys
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any
 
 import typer
 
@@ -105,27 +106,26 @@ def _register() -> None:
 _register()
 
 
-#: Metavars for options that name none: conventional words, not Python types (`<float>`, `<list[str]>`).
-METAVARS = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "Path": "PATH"}
+#: Metavars for options that name none: conventional words for typer's type names, not Python types (`<float>`).
+METAVARS = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "float range": "NUMBER", "integer range": "INTEGER",
+            "path": "PATH", "file": "PATH", "directory": "PATH"}
 
 
 def conventional_metavars(command: Any) -> None:
     """Flags show no value, arguments their name (`USER`, `[USER]`), other options a word such as TEXT or
-    PATH. typer would show Python types; these are per-instance overrides of its display methods."""
+    PATH. typer would show Python types; these are per-instance overrides of its display methods (an
+    argument gets its own copy of its type, whose metavar typer's help shows in the type column)."""
     for param in command.params:
         if param.param_type_name == "argument":
             name = param.metavar = param.metavar or param.name.upper()
             piece = name if param.required else f"[{name}]"
-            param.display_type_rich = lambda ctx: None
+            param.type = copy.copy(param.type)
+            param.type.get_metavar = lambda *args, **kwargs: ""
             param.get_usage_pieces = lambda ctx, piece=piece: [piece]
         elif param.is_flag or param.count:
             param.metavar = ""
         elif param.metavar is None:
-            annotation = param.type_descriptor.annotation
-            while get_args(annotation):  # list[str], str | None
-                annotation = next(a for a in get_args(annotation) if a is not type(None))
-            name = getattr(annotation, "__name__", "TEXT")
-            param.metavar = METAVARS.get(name, name.upper())
+            param.metavar = METAVARS.get(param.type.name, param.type.name.upper())
     help_option = command.get_help_option
 
     def get_help_option(ctx: Any) -> Any:
@@ -141,10 +141,7 @@ def conventional_metavars(command: Any) -> None:
 
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     """Run the CLI; returns the exit code. Tests call this in-process, with their own `env` if they need one."""
-    try:
-        from typer._click.exceptions import ClickException  # typer >= 0.29 vendors its click
-    except ImportError:
-        from click import ClickException  # type: ignore[no-redef,assignment]
+    from typer._click.exceptions import ClickException  # typer vendors its click
 
     actx = AppContext(env or Environment())
     command = typer.main.get_command(app)
