@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 DEFAULT_CONFIG_NAME = "jhubctl.yaml"
 STATE_DIR_NAME = ".jhubctl"
 CACHE_FILE = "config-cache.json"
+#: The models' code: the values a file validates to change with it.
+MODELS = Path(__file__).with_name("config.py")
 
 #: Environment variables that override config keys; users need them in CI and for sovereign clouds.
 ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
@@ -172,7 +175,7 @@ def _key(path: Path | None, raw: bytes | None, environ: Mapping[str, str]) -> st
         str(path) if path else "",
         hashlib.sha256(raw).hexdigest() if raw is not None else "",
         {var: environ.get(var) for var in ENV_OVERRIDES},
-        hashlib.sha256(Path(__file__).with_name("config.py").read_bytes()).hexdigest(),
+        hashlib.sha256(MODELS.read_bytes()).hexdigest(),
         hashlib.sha256(pydantic_version).hexdigest(),
     ]
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
@@ -194,14 +197,16 @@ def _cached(cache: Path, key: str) -> dict[str, Any] | None:
         fd = os.open(cache, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
         return None
-    with os.fdopen(fd, encoding="utf-8") as fh:
+    try:
         info = os.fstat(fd)
-        if info.st_uid != os.getuid() or info.st_mode & 0o077:
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
             return None
-        try:
+        with os.fdopen(os.dup(fd), encoding="utf-8") as fh:
             doc = json.loads(fh.read(), object_hook=_from_json)
-        except (OSError, ValueError):
-            return None
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
     if not isinstance(doc, dict) or doc.get("key") != key or not isinstance(doc.get("values"), dict):
         return None
     return doc["values"]
