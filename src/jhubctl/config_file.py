@@ -6,7 +6,8 @@ third of a warm `jhubctl exec` (docs/benchmarks.md). So the validated values are
 path and bytes, the environment overrides, the models' code and pydantic's version. A hit gives the same
 values without pydantic; every other load validates as before and refreshes the cache, so an error is
 always the models' own. The config has no secret in it (tokens live in secrets.json), so neither has the
-cache; environment values enter the key only as a hash.
+cache: environment values enter the key only as a hash, and a config whose values hold a URL with a
+password in it is validated every time instead of kept.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
@@ -212,13 +214,28 @@ def _cached(cache: Path, key: str) -> dict[str, Any] | None:
     return doc["values"]
 
 
+def _credentials(value: Any) -> bool:
+    """Whether a URL with a password (https://user:secret@host) is among the values: those are not kept."""
+    if isinstance(value, dict):
+        return any(_credentials(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_credentials(v) for v in value)
+    if not isinstance(value, str) or "@" not in value:
+        return False
+    try:
+        return urlsplit(value).password is not None
+    except ValueError:
+        return False
+
+
 def _store(cache: Path, key: str, config: Config) -> dict[str, Any]:
     """Write the values for the next run (only into a state dir that exists: loading creates nothing), and
     return them as a hit would read them back."""
     from .state import write_private
 
-    text = json.dumps({"key": key, "values": config.model_dump()}, default=_to_json, sort_keys=True)
-    if cache.parent.is_dir():
+    values = config.model_dump()
+    text = json.dumps({"key": key, "values": values}, default=_to_json, sort_keys=True)
+    if cache.parent.is_dir() and not _credentials(values):
         try:
             write_private(cache, text + "\n")
         except OSError:

@@ -153,6 +153,18 @@ def test_the_cache_is_owner_only_holds_no_secret_and_no_environment_value(projec
     assert not any(p.name.endswith(".tmp") for p in cache.parent.iterdir())  # written through a temp file
 
 
+@pytest.mark.parametrize("where", ["environment", "file"])
+def test_a_url_with_a_password_is_never_written_down(project: Path, validations: list, where: str) -> None:
+    url = "https://ops:pa55word@hub.example"
+    if where == "file":
+        project.write_text(f"hub:\n  url: {url}\n")
+    environ = {"JHUBCTL_HUB_URL": url} if where == "environment" else {}
+    for _ in range(2):
+        assert load_config(project, environ=environ).values.hub.url == url
+    assert not (project.parent / ".jhubctl" / CACHE_FILE).exists()
+    assert len(validations) == 2
+
+
 def test_loading_creates_no_state_dir(tmp_path: Path, validations: list) -> None:
     path = tmp_path / "jhubctl.yaml"
     path.write_text("servers:\n  exec_timeout: 9\n")
