@@ -86,6 +86,7 @@ class Loaded:
     path: Path | None
     state_dir: Path
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ, compare=False, repr=False)
+    #: The file's bytes as they were read: what `config` validates after a cache hit.
     raw: bytes | None = field(default=None, compare=False, repr=False)
     _config: Config | None = field(default=None, compare=False, repr=False)
 

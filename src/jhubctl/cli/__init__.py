@@ -143,8 +143,8 @@ def conventional_metavars(command: Any) -> None:
 class Commands(Mapping[str, Any]):
     """The subcommands, each built (its signature, type hints and metavars) the first time it is asked for.
 
-    Building all of them is a tenth of a warm `jhubctl exec`, which runs one; help lists them all and so
-    builds them all. The command tree itself is still declared on `app`, as typer has it."""
+    Building all of them costs about 20 ms, 7 % of a warm `jhubctl exec`, which runs one; help lists them
+    all and so builds them all. The command tree itself is still declared on `app`, as typer has it."""
 
     def __init__(self, app: typer.Typer):
         self._app = app
