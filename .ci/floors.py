@@ -12,7 +12,7 @@ from pathlib import Path
 project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
 for requirement in project["dependencies"]:
     spec = requirement.split(";", 1)[0].strip()
-    match = re.fullmatch(r"([A-Za-z0-9_.\[\]-]+?)(?:\[[^\]]*\])?\s*(>=|==)\s*([^,\s]+)", spec)
+    match = re.fullmatch(r"([A-Za-z0-9_.\[\]-]+?)(?:\[[^\]]*\])?\s*(>=|==)\s*([^,\s]+)(?:\s*,\s*<\s*[^,\s]+)?", spec)
     if match is None:
         sys.exit(f"no floor to pin in {requirement!r}: declare one with >= or ==")
     print(f"{match.group(1)}=={match.group(3)}")

@@ -11,6 +11,7 @@ Target (docs/benchmarks.md): ratio ≤ 1.5. The report also lists any heavy modu
 from __future__ import annotations
 
 import argparse
+import compileall
 import statistics
 import subprocess
 import sys
@@ -19,6 +20,8 @@ import time
 from pathlib import Path
 
 import typer
+
+import jhubctl
 
 BIN = Path(sys.executable).parent
 HEAVY = ("azure", "kubernetes", "httpx", "pydantic", "jupyterhub", "nbformat", "websockets", "yaml")
@@ -63,6 +66,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=15)
     rounds = parser.parse_args().rounds
+    # jhubctl's modules as an installed copy has them, byte-compiled (pip does it at install time): with
+    # PYTHONDONTWRITEBYTECODE set (CI machines set it) a source checkout would recompile them on every run.
+    compileall.compile_dir(Path(jhubctl.__file__).parent, quiet=1)
     tree = shape()
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "bare.py"

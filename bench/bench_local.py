@@ -12,14 +12,17 @@ Measures (medians, alternating jhubctl and raw so drift hits both alike):
                        process that imports httpx and websockets, finds the conversation's kernel (one
                        GET, with no CA bundle for plain http, as jhubctl), runs the same code over the
                        kernel channel and exits. jhubctl also saves the cell (GET + PUT) before it exits.
-                       The imports alone of each (what `exec` loads, against httpx + websockets) are
-                       timed too, to show how much of the difference is start-up.
+                       Both run warm: the server, the kernel, the notebook and jhubctl's config cache exist,
+                       and jhubctl's modules are byte-compiled, as an installed copy's are. The imports
+                       alone of each (every module `exec` loads, against httpx + websockets) are timed too,
+                       to show how much of the difference is start-up.
 Targets (docs/benchmarks.md): start ≤ 1.10 × raw; saved ≤ raw + 20 ms; exec process ≤ 1.5 × raw.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import statistics
@@ -33,6 +36,7 @@ from pathlib import Path
 import httpx
 from websockets.sync.client import connect
 
+import jhubctl
 from jhubctl.config import load_config
 from jhubctl.hubapi.client import HubClient
 from jhubctl.hubapi.kernel import execute_request
@@ -137,26 +141,39 @@ def execute_rounds(client: HubClient, token: str, rounds: int) -> dict[str, list
     return samples
 
 
-#: What `jhubctl exec` imports (typer parses through pydantic), against what the raw client imports.
-EXEC_IMPORTS = "import jhubctl.cli, typer._adapters, jhubctl.hubapi.connect, jhubctl.interpreter, jhubctl.targets.local"
+#: What the raw client imports; what `jhubctl exec` imports is read from a real run (`exec_imports`).
 RAW_IMPORTS = "import httpx, websockets.sync.client"
 
 
-def process_rounds(url: str, token: str, state_dir: Path, rounds: int) -> dict[str, list[float]]:
+def exec_imports(argv: list[str], env: dict[str, str], cwd: Path) -> str:
+    """An import statement for every jhubctl module a warm `exec` loads (their own imports follow)."""
+    script = ("import sys; from jhubctl.cli import main; main(sys.argv[1:]); "
+              "print(', '.join(m for m in sys.modules if m.split('.')[0] == 'jhubctl'))")
+    done = subprocess.run([sys.executable, "-c", script, *argv], env=env, cwd=cwd, check=True, capture_output=True,
+                          text=True)
+    return f"import {done.stdout.strip().splitlines()[-1]}"
+
+
+def process_rounds(url: str, token: str, project: Path, state_dir: Path, rounds: int) -> dict[str, list[float]]:
+    # jhubctl's modules as an installed copy has them, byte-compiled (pip does it at install time): with
+    # PYTHONDONTWRITEBYTECODE set (CI machines set it) a source checkout would recompile them on every run.
+    compileall.compile_dir(Path(jhubctl.__file__).parent, quiet=1)
     env = {k: v for k, v in os.environ.items() if k != "JHUBCTL_CONFIG"} | {"JHUBCTL_STATE_DIR": str(state_dir)}
+    exec_argv = ["exec", USER, "exec-process", "--code", "pass"]
     argvs = {
-        "ours": [str(Path(sys.executable).parent / "jhubctl"), "exec", USER, "exec-process", "--code", "pass"],
+        "ours": [str(Path(sys.executable).parent / "jhubctl"), *exec_argv],
         "raw": [sys.executable, "-c", RAW_PROCESS, url, token, USER, "exec-process", "pass"],
-        "ours imports": [sys.executable, "-c", EXEC_IMPORTS],
-        "raw imports": [sys.executable, "-c", RAW_IMPORTS],
     }
-    for argv in argvs.values():  # warm: server, kernel, notebook, file caches
-        subprocess.run(argv, env=env, check=True, capture_output=True)
+    for argv in argvs.values():  # warm: server, kernel, notebook, the config's cache, file caches
+        subprocess.run(argv, env=env, cwd=project, check=True, capture_output=True)
+    argvs |= {"ours imports": [sys.executable, "-c", exec_imports(exec_argv, env, project)],
+              "raw imports": [sys.executable, "-c", RAW_IMPORTS]}
     samples: dict[str, list[float]] = {name: [] for name in argvs}
     names = list(argvs)
     for round_ in range(rounds):
         for name in names if round_ % 2 == 0 else names[::-1]:
-            samples[name].append(timed(lambda: subprocess.run(argvs[name], env=env, check=True, capture_output=True)))
+            samples[name].append(timed(lambda: subprocess.run(argvs[name], env=env, cwd=project, check=True,
+                                                              capture_output=True)))
     return samples
 
 
@@ -179,7 +196,7 @@ def main() -> None:
                 client.ensure_user(USER)
                 start_ours, start_raw = start_rounds(client, hub.url, token, args.rounds)
                 execute = execute_rounds(client, token, args.exec_rounds)
-            process = process_rounds(hub.url, token, loaded.state_dir, args.process_rounds)
+            process = process_rounds(hub.url, token, Path(tmp), loaded.state_dir, args.process_rounds)
         finally:
             runner.stop()
     med = statistics.median
@@ -192,6 +209,8 @@ def main() -> None:
         target = "  (target ≤ +20 ms)" if kind == "saved" else ""
         print(f"{label:23} jhubctl {ours * 1000:8.1f} ms   raw {raw * 1000:8.1f} ms   "
               f"delta {(ours - raw) * 1000:+.1f} ms{target}")
+    print("exec process samples (ms): jhubctl", [round(x * 1000) for x in process["ours"]],
+          "raw", [round(x * 1000) for x in process["raw"]])
     ours, raw = med(process["ours"]), med(process["raw"])
     print(f"exec process            jhubctl {ours * 1000:8.1f} ms   raw {raw * 1000:8.1f} ms   "
           f"ratio {ours / raw:.2f}  (target ≤ 1.5; median of {len(process['ours'])})")

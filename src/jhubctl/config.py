@@ -1,4 +1,4 @@
-"""The one configuration model and its loader.
+"""The one configuration model: defaults and validation (its loader and cache: `config_file.py`).
 
 Every command reads the same YAML file through `load_config`, so a value means the same thing to
 `provision`, `deploy-hub` and `exec`. Defaults are the seed guide's values, except where the seed is
@@ -11,32 +11,16 @@ import difflib
 import hashlib
 import ipaddress
 import json
-import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+# The loader lives apart, without pydantic, so that a cached config needs none of this module; it is
+# imported from here too, as it always was.
+from .config_file import DEFAULT_CONFIG_NAME, ENV_OVERRIDES, STATE_DIR_NAME, Loaded, load_config
 from .errors import ConfigError
-
-DEFAULT_CONFIG_NAME = "jhubctl.yaml"
-STATE_DIR_NAME = ".jhubctl"
-
-#: Environment variables that override config keys; users need them in CI and for sovereign clouds.
-ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
-    "JHUBCTL_ARM_ENDPOINT": ("azure", "arm_endpoint"),
-    "JHUBCTL_GRAPH_ENDPOINT": ("azure", "graph_endpoint"),
-    "JHUBCTL_IP_ECHO_URL": ("network", "ip_echo_url"),
-    "JHUBCTL_HUB_URL": ("hub", "url"),
-    "JHUBCTL_HELM": ("tools", "helm"),
-    "JHUBCTL_DOCKER": ("tools", "docker"),
-    "JHUBCTL_KUBECTL": ("tools", "kubectl"),
-    "JHUBCTL_KUBECONFIG": ("kubernetes", "kubeconfig"),
-    "JHUBCTL_KUBE_CONTEXT": ("kubernetes", "context"),
-}
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -536,17 +520,6 @@ class Config(Section):
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
-class Loaded:
-    """The effective config plus where it came from: commands need the file's folder for the state dir,
-    and the environment it was read with (secrets and overrides come from there, injectable in tests)."""
-
-    config: Config
-    path: Path | None
-    state_dir: Path
-    environ: Mapping[str, str] = field(default_factory=lambda: os.environ, compare=False, repr=False)
-
-
 def _format_error(err: Any, source: str) -> str:  # pydantic ErrorDetails
     loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
     msg = err["msg"].removeprefix("Value error, ")
@@ -580,82 +553,3 @@ def parse_config(data: Any, source: str = "config") -> Config:
 
 def _more(n: int) -> str | None:
     return f"{n} more problem{'s' if n > 1 else ''} in the same file; fix this one and run again" if n else None
-
-
-def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
-    for var, (section, key) in ENV_OVERRIDES.items():
-        if environ.get(var):
-            data.setdefault(section, {})
-            if not isinstance(data[section], dict):
-                continue  # parse_config reports the malformed section
-            data[section][key] = environ[var]
-    return data
-
-
-def _read_yaml(path: Path) -> Any:
-    """The file's YAML, refusing what YAML itself lets through silently: a key given twice (the last one wins)."""
-    import yaml  # only when there is a file: the default (no file) path stays without it
-
-    class UniqueKeyLoader(yaml.SafeLoader):
-        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-            seen: dict[Any, int] = {}
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
-                line = key_node.start_mark.line + 1
-                if key in seen:
-                    raise ConfigError(f"{path}: key '{key}' appears twice, on line {seen[key]} and line {line}",
-                                      hint="keep one of them")
-                seen[key] = line
-            return super().construct_mapping(node, deep)
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte offset {exc.start}: {exc.object[exc.start]:#04x})",
-                          hint="save the file as UTF-8") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    loader = UniqueKeyLoader(text)
-    try:
-        return loader.get_single_data()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}:{where}: not valid YAML: {problem}") from None
-    finally:
-        loader.dispose()
-
-
-def load_config(
-    path: Path | None = None,
-    state_dir: Path | None = None,
-    environ: Mapping[str, str] = os.environ,
-) -> Loaded:
-    """Find, read and validate the config. An explicitly named file must exist; an absent default means defaults."""
-    explicit = path or (Path(environ["JHUBCTL_CONFIG"]) if environ.get("JHUBCTL_CONFIG") else None)
-    if explicit is not None:
-        if explicit.is_dir():
-            raise ConfigError(f"config file {explicit} is a directory", hint="name the YAML file in it")
-        if not explicit.is_file():
-            raise ConfigError(
-                f"config file {explicit} does not exist",
-                hint="create it from config.example.yaml, or drop --config/JHUBCTL_CONFIG to use the defaults",
-            )
-        found: Path | None = explicit
-    else:
-        default = Path.cwd() / DEFAULT_CONFIG_NAME
-        found = default if default.is_file() else None
-
-    data = _read_yaml(found) if found is not None else {}
-    if data is None:  # an empty or all-comment file means defaults, and env overrides still apply
-        data = {}
-    if isinstance(data, dict):
-        data = _apply_env(data, environ)
-    config = parse_config(data, str(found) if found else "config")
-
-    if state_dir is None and environ.get("JHUBCTL_STATE_DIR"):
-        state_dir = Path(environ["JHUBCTL_STATE_DIR"])
-    if state_dir is None:
-        state_dir = (found.parent if found else Path.cwd()) / STATE_DIR_NAME
-    return Loaded(config=config, path=found, state_dir=state_dir.absolute(), environ=environ)

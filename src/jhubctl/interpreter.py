@@ -39,6 +39,7 @@ CELL_OUTPUT_LIMIT = 5_000_000
 
 if TYPE_CHECKING:
     from .config import ServersConfig
+    from .config_file import Values
 
 
 def validate(user: str, conversation: str) -> tuple[str, str]:
@@ -110,8 +111,9 @@ class Result:
         return written
 
 
-def interpreter_for(hub: HubClient, servers: ServersConfig, user: str, conversation: str) -> Interpreter:
-    """An Interpreter with the config's timeouts, notebook name and limits: what every command uses."""
+def interpreter_for(hub: HubClient, servers: ServersConfig | Values, user: str, conversation: str) -> Interpreter:
+    """An Interpreter with the config's timeouts, notebook name and limits: what every command uses (the CLI
+    passes the cached values, `Loaded.values.servers`, the library the model's section)."""
     return Interpreter(
         hub, user, conversation, start_timeout=servers.start_timeout, idle_timeout=servers.progress_idle_timeout,
         notebook_name=servers.notebook_name, max_file_bytes=servers.max_file_bytes,

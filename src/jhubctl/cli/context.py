@@ -12,7 +12,7 @@ import typer
 from ..output import Environment, Output
 
 if TYPE_CHECKING:
-    from ..config import Loaded
+    from ..config_file import Loaded
 
 
 @dataclass
@@ -44,7 +44,7 @@ class AppContext:
     @property
     def loaded(self) -> Loaded:
         if self._loaded is None:
-            from ..config import load_config
+            from ..config_file import load_config
 
             environ = dict(self.env.environ)
             if self.kubeconfig is not None:

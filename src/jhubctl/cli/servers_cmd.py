@@ -28,7 +28,7 @@ def start_server(ctx: typer.Context, user: User, conversation: Conversation, tim
     actx = app_context(ctx)
     out = actx.output(json_flag)
     validate(user, conversation)  # a bad name is the user's error even when no hub is reachable
-    with connect(actx.loaded) as hub, interpreter_for(hub, actx.loaded.config.servers, user, conversation) as it:
+    with connect(actx.loaded) as hub, interpreter_for(hub, actx.loaded.values.servers, user, conversation) as it:
         it.start_timeout = timeout or it.start_timeout
         with out.progress(f"starting {it.user}/{it.conversation}", total=100) as bar:
             result = it.start(on_progress=lambda e: bar.update(e.get("progress"), e.get("message")))
@@ -133,7 +133,7 @@ def exec_(
         except OSError as exc:
             raise UsageError(f"--file {file}: {exc.strerror}") from None
     assert code is not None
-    servers = actx.loaded.config.servers
+    servers = actx.loaded.values.servers
     seconds = timeout or servers.exec_timeout
     with connect(actx.loaded) as hub, interpreter_for(hub, servers, user, conversation) as it:
         with out.progress(f"running in {it.user}/{it.conversation}", total=100) as bar:

@@ -32,8 +32,6 @@ check = checker("hub")
 TIMEOUT = 10.0
 #: Bytes read from the start of the hub container's log: the start-up lines, however long it has run.
 LOG_BYTES = 512 * 1024
-PAGINATION = "application/jupyterhub-pagination+json"
-PAGE = 200
 _STARTED = re.compile(r"Starting service '(?P<name>[^']+)': (?P<command>\[.*\])\s*$")
 _EXITED = re.compile(r"Service (?P<name>\S+) exited with status (?P<code>-?\d+)")
 _HUB_START = "Running JupyterHub version"
@@ -105,25 +103,7 @@ def authorized(f: Facts) -> HubClient:
 
 def users(f: Facts, state: str | None = None, *, limit: int | None = None) -> list[dict[str, Any]]:
     """Users (``state``: active/ready; at most ``limit``), page by page as the hub serves them (200 a page)."""
-
-    def fetch() -> list[dict[str, Any]]:
-        from ..hubapi.client import HubError
-
-        found: list[dict[str, Any]] = []
-        offset = 0
-        while True:
-            params = {"offset": offset, "limit": min(limit or PAGE, PAGE), **({"state": state} if state else {})}
-            answer = authorized(f).request("GET", "/users", params=params, headers={"Accept": PAGINATION})
-            if answer.status_code != 200:
-                raise HubError(f"GET /hub/api/users answered {answer.status_code}: {_message(answer)}")
-            page = answer.json()
-            found += page["items"]
-            following = (page.get("_pagination") or {}).get("next")
-            if not following or (limit is not None and len(found) >= limit):
-                return found[:limit]
-            offset = int(following["offset"])
-
-    return f.once(f"hub users {state} {limit}", fetch)
+    return f.once(f"hub users {state} {limit}", lambda: authorized(f).users(state, limit=limit))
 
 
 def on_cluster(f: Facts) -> bool:

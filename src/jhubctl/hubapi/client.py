@@ -21,6 +21,12 @@ from ..retry import retry_after
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
+#: JupyterHub (>= 2) answers lists asked with this media type as pages: {"items": [...], "_pagination": {...}}.
+PAGINATION = "application/jupyterhub-pagination+json"
+#: Users asked for per page: JupyterHub's default api_page_max_limit. A hub with a lower maximum serves
+#: fewer, and its `_pagination.next` says where the following page starts.
+PAGE = 200
+
 
 class HubError(JhubctlError):
     """The hub refused or failed a request; the message carries the hub's own words."""
@@ -211,16 +217,38 @@ class HubClient:
             note=str(model.get("note") or note),
         )
 
-    def servers(self, user: str | None = None) -> list[Server]:
+    def users(self, state: str | None = None, *, limit: int | None = None, page: int | None = None) -> list[dict[str, Any]]:
+        """Users (`state`: active, ready or inactive), every page the hub has, one request each; at most `limit`.
+
+        The following page is asked by the offset and limit of the hub's `_pagination.next`, not by its URL:
+        that is the hub's view of itself (behind the proxy, an address the client may not reach). The hub
+        pages rows of users joined with their servers, so a user with several servers can come on two
+        pages: it is listed once.
+        """
+        found: dict[str, dict[str, Any]] = {}
+        page = page or PAGE
+        params: dict[str, Any] = {"offset": 0, "limit": min(limit or page, page), **({"state": state} if state else {})}
+        while True:
+            answer = self._check(self.request("GET", "/users", params=params, headers={"Accept": PAGINATION}),
+                                 "list users").json()
+            if isinstance(answer, list):  # a hub that does not page (JupyterHub < 2)
+                answer = {"items": answer}
+            for model in answer["items"]:
+                found.setdefault(model["name"], model)
+            following = (answer.get("_pagination") or {}).get("next")
+            if not following or (limit is not None and len(found) >= limit):
+                return list(found.values())[:limit]
+            params |= {"offset": int(following["offset"]), "limit": int(following["limit"])}
+
+    def servers(self, user: str | None = None, *, page: int | None = None) -> list[Server]:
+        """Running (or pending) servers: of one user, or of every active user, however many pages that is."""
         if user is not None:
             model = self.get_user(user)
             if model is None:
                 raise NotFoundError(f"no user {user!r} on the hub")
             users = [model]
         else:
-            users = self._check(self.request("GET", "/users", params={"state": "active"}), "list users").json()
-            if isinstance(users, dict):  # paginated answer (Accept: jupyterhub-pagination)
-                users = users["items"]
+            users = self.users("active", page=page)
         return [
             self._server(u["name"], name, model)
             for u in users

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..config import Loaded
+from ..config_file import Loaded
 from ..errors import NotFoundError
 from ..state import Secrets
 from ..targets import target_for

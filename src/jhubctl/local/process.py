@@ -21,12 +21,15 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..config import Loaded
+from ..config_file import Loaded
 from ..errors import JhubctlError
 from ..hubapi.client import probe
 from ..state import Journal, Secrets, ensure_private_dir, write_private
-from .hubconfig import MARKER_ENV, SERVICE_TOKEN_ENV, Ports, render
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 STEP = "local-hub"
 #: Seconds the hub gets to stop its servers and proxy on SIGTERM, and everything else before SIGKILL.
@@ -166,6 +169,8 @@ def _start_time(pid: int) -> str | None:
 
 def tracked(workdir: Path, config_file: Path) -> list[Tracked]:
     """Every live process of the hub that works in `workdir`: the hub itself and whatever carries its marker."""
+    from .hubconfig import MARKER_ENV  # hubconfig needs the config's models: not on the server commands' path
+
     marker = f"{MARKER_ENV}={workdir}"
     table = _proc_table() if os.path.isdir("/proc") else _ps_table()
     return [
@@ -222,11 +227,15 @@ def end(procs: list[Tracked], grace: float = GRACE) -> None:
 class HubProcess:
     def __init__(self, loaded: Loaded):
         self.loaded = loaded
-        self.config = loaded.config
         self.workdir = (loaded.state_dir / "local").absolute()
         self.config_file = self.workdir / "jupyterhub_config.py"
         self.journal = Journal(loaded.state_dir)
         self.secrets = Secrets(loaded.state_dir, loaded.environ)
+
+    @property
+    def config(self) -> Config:
+        """The model, validated on first use: finding the recorded hub (the server commands) needs none of it."""
+        return self.loaded.config
 
     @property
     def data_root(self) -> Path:
@@ -260,6 +269,8 @@ class HubProcess:
 
     def start(self) -> Started:
         """Start the hub unless it runs and answers. What a dead hub left is ended first."""
+        from .hubconfig import MARKER_ENV, SERVICE_TOKEN_ENV, Ports, render
+
         procs = self.tracked()
         running = self.current(procs)
         if running is not None and probe(running.url):

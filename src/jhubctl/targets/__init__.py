@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ..errors import NotFoundError
 
 if TYPE_CHECKING:
-    from ..config import Loaded
+    from ..config_file import Loaded
     from ..output import Output
     from ..packages import Lock
 
@@ -81,8 +81,8 @@ class Target(ABC):
 
     def hub_url(self) -> str:
         """hub.url wins (an existing hub, CI); else what this target recorded."""
-        if self.loaded.config.hub.url:
-            return self.loaded.config.hub.url
+        if self.loaded.values.hub.url:
+            return self.loaded.values.hub.url
         url = self.recorded_url()
         if url is None:
             raise NotFoundError(
@@ -139,5 +139,5 @@ def target_for(loaded: Loaded) -> Target:
     """The target the config names."""
     from importlib import import_module
 
-    module, cls = TARGETS[loaded.config.target]
+    module, cls = TARGETS[loaded.values.target]
     return getattr(import_module(f".{module}", __name__), cls)(loaded)
