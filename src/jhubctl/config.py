@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 # The loader lives apart, without pydantic, so that a cached config needs none of this module; it is
 # imported from here too, as it always was.
-from .config_file import DEFAULT_CONFIG_NAME, ENV_OVERRIDES, STATE_DIR_NAME, Loaded, load_config
+from .config_file import DEFAULT_CONFIG_NAME, ENV_OVERRIDES, STATE_DIR_NAME, Loaded, load_config  # noqa: F401
 from .errors import ConfigError
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")

@@ -57,7 +57,7 @@ def test_missing_programs_are_named_with_how_to_get_them(tmp_path: Path) -> None
     report = diagnose(tmp_path, config)
     helm = one(report, "JH102")
     assert helm.status == "fail" and helm.summary == f"{str(tmp_path / 'no-helm')!r} (tools.helm) is not found"
-    assert helm.fix == (f"install helm (https://helm.sh/docs/intro/install/) or set tools.helm to its path, then "
+    assert helm.fix == ("install helm (https://helm.sh/docs/intro/install/) or set tools.helm to its path, then "
                         "`helm version --short`")
     assert one(report, "JH103").status == "fail"
     assert one(report, "JH104").status == "warn"  # jhubctl never runs kubectl itself

@@ -17,7 +17,6 @@ import copy
 import io
 import json
 import re
-import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator

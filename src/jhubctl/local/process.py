@@ -269,8 +269,6 @@ class HubProcess:
 
     def start(self) -> Started:
         """Start the hub unless it runs and answers. What a dead hub left is ended first."""
-        from .hubconfig import MARKER_ENV, SERVICE_TOKEN_ENV, Ports, render
-
         procs = self.tracked()
         running = self.current(procs)
         if running is not None and probe(running.url):
@@ -289,6 +287,8 @@ class HubProcess:
         return Started(self._launch(), True, left)
 
     def _launch(self) -> LocalHub:
+        from .hubconfig import MARKER_ENV, SERVICE_TOKEN_ENV, Ports, render
+
         host = self.config.local.host
         public, hub_port, api = free_ports(3, host)
         ports = Ports(self.config.local.port or public, hub_port, api)

@@ -16,7 +16,6 @@ from . import DownResult, Health, Target, UpResult, interpreter_lock
 if TYPE_CHECKING:
     from ..local.process import Tracked
     from ..output import Output
-    from ..packages.venv import Venv
 
 
 def describe(procs: list[Tracked]) -> str:
