@@ -140,3 +140,23 @@ def test_a_symlink_out_of_the_data_root_is_refused(tmp_path: Path) -> None:
         asyncio.run(spawner.start())
     assert spawner.proc is None
     assert list(outside.iterdir()) == []  # nothing created through the link
+
+
+def test_a_fenced_server_may_read_an_editable_installs_source_outside_its_venv(tmp_path: Path) -> None:
+    """`local.interpreter: shared` with jhubctl installed editable (`pip install -e`): the server imports
+    jhubctl's plugins from the clone's src/, which a .pth file puts on the path. The fence must let it
+    read there, or every server fails to start."""
+    import subprocess
+    import sys
+
+    from jhubctl.spawner.local import _python_folders
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True)
+    source = tmp_path / "clone" / "src"
+    source.mkdir(parents=True)
+    [site] = (tmp_path / "venv" / "lib").glob("python*/site-packages")
+    (site / "_editable_impl_demo.pth").write_text(f"{source}\n")
+    folders = _python_folders(str(tmp_path / "venv" / "bin" / "python"))
+    assert str(source) in folders
+    assert str(tmp_path / "venv") in folders and str(site) not in folders  # inside the venv: already covered
+    assert str(tmp_path / "clone") not in folders  # the clone itself (its .git, its state) stays out

@@ -144,16 +144,22 @@ def unreachable(path: object, blocked: list[str], problem: str) -> str:
             f"and servers cannot get a mount namespace of their own that hides {'it' if one else 'them'} ({problem})")
 
 
-_prefixes: dict[str, list[str]] = {}
+_folders: dict[str, list[str]] = {}
+
+_FOLDERS_PROBE = """import json, os, sys
+prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+outside = {p for p in sys.path if os.path.isdir(p) and not any(p.startswith(x + os.sep) for x in prefixes)}
+print(json.dumps(sorted(prefixes | outside)))"""
 
 
-def _python_prefixes(python: str) -> list[str]:
-    """The folders a Python needs to run (its venv and the installation under it); asked once per Python."""
-    if python not in _prefixes:
-        probe = "import json, sys; print(json.dumps(sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix})))"
-        out = subprocess.run([python, "-I", "-c", probe], capture_output=True, text=True, timeout=60, check=True).stdout
-        _prefixes[python] = json.loads(out)
-    return _prefixes[python]
+def _python_folders(python: str) -> list[str]:
+    """The folders a Python needs to run: its venv, the installation under it, and any import path
+    outside both (an editable install's source tree, added by a .pth file); asked once per Python."""
+    if python not in _folders:
+        out = subprocess.run([python, "-I", "-c", _FOLDERS_PROBE], capture_output=True, text=True, timeout=60,
+                             check=True).stdout
+        _folders[python] = json.loads(out)
+    return _folders[python]
 
 
 def _resolve_python(python: str) -> str:
@@ -331,17 +337,17 @@ class LocalConversationSpawner(SimpleLocalProcessSpawner):
                              "without a writable cgroup v2)", self.cpu_limit)
         if not self.fence:
             return Plan(memory=memory) if memory else None
-        prefixes = _python_prefixes(python)
+        python_folders = _python_folders(python)
         landlock = landlock_abi() > 0
         uid = gid = None
         veil: list[str] = []
         if os.geteuid() == 0:
             gid = FENCE_GID
-            self._open_passage(gid, [folder, home, *prefixes])
+            self._open_passage(gid, [folder, home, *python_folders])
             uid = self._allocate_uid(folder, home)
             _hand_over(folder, uid, gid)
             _hand_over(home, uid, gid)
-            needed = [folder, home, *prefixes, python]
+            needed = [folder, home, *python_folders, python]
             blocked = {path: blocking(os.path.join(path, "."), uid, gid) for path in needed}
             veil = outermost(b for folders in blocked.values() for b in folders)
             problem = veil_problem() if veil else None
@@ -355,7 +361,7 @@ class LocalConversationSpawner(SimpleLocalProcessSpawner):
             self.log.warning("fence off for %s: no Landlock on this kernel and the hub does not run as root", folder)
             return Plan(memory=memory) if memory else None
         self._server_uid = uid
-        return Plan(read=[*prefixes, *SYSTEM_READ], write=[folder, home, *SYSTEM_WRITE], landlock=landlock,
+        return Plan(read=[*python_folders, *SYSTEM_READ], write=[folder, home, *SYSTEM_WRITE], landlock=landlock,
                     uid=uid, gid=gid, memory=memory, veil=veil)
 
     async def start(self) -> Any:
