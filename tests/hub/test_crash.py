@@ -108,6 +108,21 @@ def test_a_sigkilled_hub_is_reported_by_status_and_down_leaves_no_process(cli, t
     assert json.loads(out)["hub"] == {"health": "not running", "url": None, "version": None, "leftovers": []}
 
 
+def test_down_of_a_healthy_hub_with_kernels_reports_nothing_left_behind(cli, tmp_path: Path, fast_config: Path) -> None:
+    """A normal `down` must not call the kernels of servers the hub just stopped "left": they exit on
+    their own once their server is gone, and only what outlives that is a leftover."""
+    state = tmp_path / ".jhubctl"
+    assert cli("up", "--no-smoke-test").code == 0
+    for conversation in ("k-1", "k-2"):
+        code, _, err = cli("exec", "demo", conversation, "--code", "pass")
+        assert code == 0, err
+    assert sum("ipykernel" in line for line in processes_of(state).values()) == 2
+    code, out, err = cli("down", "--json")
+    assert code == 0, err
+    assert json.loads(out)["ended"] == [] and "left" not in err
+    assert processes_of(state) == {}
+
+
 def test_up_after_a_crash_ends_what_the_dead_hub_left_before_it_starts(cli, tmp_path: Path, fast_config: Path) -> None:
     state = tmp_path / ".jhubctl"
     code, out, err = cli("up", "--no-smoke-test", "--json")

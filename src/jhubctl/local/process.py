@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 STEP = "local-hub"
 #: Seconds the hub gets to stop its servers and proxy on SIGTERM, and everything else before SIGKILL.
 HUB_GRACE = 30.0
+#: How long a stopped hub's kernels get to notice and exit on their own.
+SETTLE = 3.0
 GRACE = 5.0
 
 
@@ -349,6 +351,10 @@ class HubProcess:
             _signal(me, signal.SIGTERM)
             if not _wait(time.monotonic() + HUB_GRACE, lambda: _alive(me)):
                 _signal(me, signal.SIGKILL)
+            # The hub returns once its servers stopped; their kernels follow within a second or two
+            # (ipykernel polls its parent). Only what outlives that is reported as left behind.
+            children = [p for p in procs if p.pid in descendants(procs, hub.pid)]
+            _wait(time.monotonic() + SETTLE, lambda: any(_alive(p) for p in children))
         left = [p for p in self.tracked() if hub is None or p.pid != hub.pid]
         end(left)
         step = self.journal.get(STEP)
