@@ -21,7 +21,9 @@ def test_the_lazy_tree_is_typers_tree_and_builds_only_what_is_asked_for() -> Non
     assert lazy.commands._built == {}  # naming them built nothing
     exec_ = lazy.commands["exec"]
     assert list(lazy.commands._built) == ["exec"]
-    assert _params(exec_) == _params(eager.commands["exec"]) and exec_.help == eager.commands["exec"].help
+    # the same parameters, and `-o/--output` after the command too (see test_cli_options)
+    assert _params(exec_) == [*_params(eager.commands["exec"]), ("output", ("--output", "-o"), False, False)]
+    assert exec_.help == eager.commands["exec"].help
     config = lazy.commands["config"]  # a sub-app comes whole, with its own commands
     assert list(config.commands) == list(eager.commands["config"].commands)
     assert lazy.commands.get("no-such-command") is None

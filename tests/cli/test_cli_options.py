@@ -70,6 +70,31 @@ def test_every_command_takes_json(path: tuple[str, ...]) -> None:
     assert any("--json" in p.opts for p in command.params), f"`jhubctl {' '.join(path)}` has no --json"
 
 
+@pytest.mark.parametrize("path", commands(), ids=" ".join)
+def test_every_command_takes_dash_o_after_its_name(path: tuple[str, ...]) -> None:
+    """`jhubctl status -o json`, as kubectl and az take it, not only `jhubctl -o json status`."""
+    from jhubctl.cli import root_command
+
+    command = root_command()
+    for name in path:
+        command = command.commands[name]
+    assert any({"-o", "--output"} <= set(p.opts) for p in command.params), f"`jhubctl {' '.join(path)}` has no -o"
+
+
+@pytest.mark.parametrize("argv", [("config", "validate"), ("down",), ("token",)], ids=" ".join)
+def test_dash_o_json_after_the_command_is_its_json(cli, argv: tuple[str, ...]) -> None:
+    json_flag, dash_o, before = cli(*argv, "--json"), cli(*argv, "-o", "json"), cli("-o", "json", *argv)
+    assert json_flag.code == dash_o.code == before.code == 0
+    assert json.loads(dash_o.stdout) == json.loads(json_flag.stdout) == json.loads(before.stdout)
+    assert cli(*argv, "-o", "text").stdout == cli(*argv).stdout
+
+
+def test_dash_o_takes_only_text_or_json(cli) -> None:
+    code, out, err = cli("status", "-o", "yaml")
+    assert code == ExitCode.USAGE and out == ""
+    assert "'--output' / '-o': must be 'text' or 'json'" in err
+
+
 def test_token_json_gives_the_token_and_where_it_is_kept(cli, tmp_path: Path) -> None:
     code, out, _ = cli("token", "--json")
     assert code == 0

@@ -45,6 +45,15 @@ def _path(value: str | None) -> str | None:
     return value
 
 
+FORMATS = ("text", "json")
+
+
+def _format(value: str | None) -> str | None:
+    if value is not None and value not in FORMATS:
+        raise typer.BadParameter("must be 'text' or 'json'")
+    return value
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -58,7 +67,8 @@ def root(
         typer.Option("--state-dir", envvar="JHUBCTL_STATE_DIR", show_envvar=True, metavar="PATH", callback=_path,
                      help="State directory (default: .jhubctl beside the config)."),
     ] = None,
-    output: Annotated[str, typer.Option("--output", "-o", metavar="FORMAT", help="Output format: text or json.")] = "text",
+    output: Annotated[str, typer.Option("--output", "-o", metavar="FORMAT", callback=_format,
+                                        help="Output format: text or json.")] = "text",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and data.")] = False,
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr.")] = 0,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
@@ -75,8 +85,6 @@ def root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
 ) -> None:
-    if output not in ("text", "json"):
-        raise typer.BadParameter("must be 'text' or 'json'", param_hint="'--output' / '-o'")
     actx = app_context(ctx)
     actx.config_path = Path(config) if config is not None else None
     actx.state_dir = Path(state_dir) if state_dir is not None else None
@@ -140,6 +148,24 @@ def conventional_metavars(command: Any) -> None:
         conventional_metavars(sub)
 
 
+def _set_output(ctx: Any, param: Any, value: str | None) -> None:
+    if _format(value) is not None:
+        app_context(ctx).output_format = value
+
+
+def output_option(command: Any) -> None:
+    """`-o/--output text|json` after the subcommand too (`jhubctl status -o json`, as kubectl and az take
+    it), on every command with `--json`: the same switch as the root's `-o`. A command whose own `-o`
+    means more (apply-storage's yaml) keeps it."""
+    for sub in (getattr(command, "commands", None) or {}).values():
+        output_option(sub)
+    names = {name for param in command.params for name in getattr(param, "opts", [])}
+    if "--json" in names and not names & {"-o", "--output"}:
+        command.params.append(typer.core.TyperOption(
+            param_decls=["--output", "-o"], metavar="FORMAT", expose_value=False,
+            callback=_set_output, help="Output format: text or json (-o json is --json)."))
+
+
 class Commands(Mapping[str, Any]):
     """The subcommands, each built (its signature, type hints and metavars) the first time it is asked for.
 
@@ -164,6 +190,7 @@ class Commands(Mapping[str, Any]):
             else:
                 command = typer.main.get_command_from_info(info, **common)
             conventional_metavars(command)
+            output_option(command)
             self._built[name] = command
         return self._built[name]
 
