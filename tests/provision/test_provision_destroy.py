@@ -7,8 +7,11 @@ environment are deleted, the cluster first (it uses the subnet and holds the rol
 
 from __future__ import annotations
 
+import json
+
 from jhubctl.azure.provision import STEPS as PROVISION_STEPS
 
+from tests.conftest import lock_held_elsewhere
 from tests.provision.conftest import AzureEnv, paths
 
 FOREIGN_NSG = "/providers/Microsoft.Network/networkSecurityGroups/someone-elses-nsg"
@@ -36,6 +39,21 @@ def test_destroy_deletes_the_group_it_created_and_clears_the_journal(azure_env: 
     # And provision builds it all again from nothing.
     env.provision_ok()
     assert env.ids.cluster in env.fake.resources
+
+
+def test_destroy_dry_run_lists_what_would_go_and_deletes_nothing(azure_env: AzureEnv) -> None:
+    """Read-only, so it needs no lock (it runs beside a provision) and no --yes."""
+    env = azure_env
+    env.provision_ok()
+    before, journal, seen = env.fake.resources.ids(), env.journal(), len(env.fake.requests)
+
+    with lock_held_elsewhere(env.state_dir, "provision"):
+        code, out, err = env.run("destroy", "--dry-run", "--json")
+
+    assert code == 0, err
+    assert json.loads(out) == {"dry_run": True, "deleted": [], "would_delete": [env.ids.group], "application": None}
+    assert f"would delete {env.ids.group}" in err
+    assert env.writes(seen) == [] and env.fake.resources.ids() == before and env.journal() == journal
 
 
 def test_destroy_in_a_pre_existing_group_deletes_only_ours_cluster_first(azure_env: AzureEnv) -> None:

@@ -328,17 +328,18 @@ class Destruction:
 
 
 @contextlib.contextmanager
-def destruction(loaded: Loaded) -> Iterator[Destruction]:
+def destruction(loaded: Loaded, *, dry_run: bool = False) -> Iterator[Destruction]:
     """destroy needs only the subscription (not the names provision requires), and Graph only if
-    provision created an application; both credentials are checked before anything is deleted."""
+    provision created an application; both credentials are checked before anything is deleted. A dry
+    run only reads, so it takes no lock, as provision's does not."""
     from ..state import StateLock
 
     subscription = loaded.config.azure.subscription_id
     if not subscription:
         raise UsageError("azure.subscription_id must be set for destroy",
                          hint=f"add it to {loaded.path or 'jhubctl.yaml'}")
-    with StateLock(loaded.state_dir, "destroy"):
-        graph = _graph(loaded) if _created_application(loaded) else None
+    with contextlib.nullcontext() if dry_run else StateLock(loaded.state_dir, "destroy"):
+        graph = _graph(loaded) if _created_application(loaded) and not dry_run else None
         try:
             yield Destruction(loaded, _arm(loaded, subscription), graph)
         finally:

@@ -91,6 +91,7 @@ def _report(out: Output, results: list[StepResult], *, dry_run: bool) -> None:
 
 def destroy(
     ctx: typer.Context,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be deleted (real GETs); delete nothing.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     json_flag: JsonFlag = False,
 ) -> None:
@@ -101,16 +102,21 @@ def destroy(
     actx = app_context(ctx)
     out = actx.output(json_flag)
     loaded = actx.loaded
-    with core.destruction(loaded) as run:
+    with core.destruction(loaded, dry_run=dry_run) as run:
         teardown = run.plan()
         if teardown.empty:
             out.info(f"nothing of environment {loaded.config.name!r} in {loaded.config.azure.resource_group}")
-            out.data({"deleted": []})
+            out.data({"dry_run": dry_run, "deleted": []})
             return
+        verb = "would delete" if dry_run else "will delete"
         for rid in teardown.resources:
-            out.info(f"will delete {rid}")
+            out.info(f"{verb} {rid}")
         if teardown.application:
-            out.info(f"will delete application {teardown.application} (the service principal provision created)")
+            out.info(f"{verb} application {teardown.application} (the service principal provision created)")
+        if dry_run:
+            out.data({"dry_run": True, "deleted": [], "would_delete": teardown.resources,
+                      "application": teardown.application}, "dry run: nothing deleted")
+            return
         if not yes:
             if not out.interactive:
                 raise UsageError(f"{len(teardown.resources)} resource(s) to delete and no terminal to ask",
@@ -119,7 +125,7 @@ def destroy(
                 raise typer.Abort()
         with out.progress("deleting"):
             deleted = run.apply(teardown, on_deleted=lambda rid: out.success(f"deleted {rid}"))
-    out.data({"deleted": deleted}, f"deleted {len(deleted)} resource(s)")
+    out.data({"dry_run": False, "deleted": deleted}, f"deleted {len(deleted)} resource(s)")
 
 
 def register(app: typer.Typer) -> None:
