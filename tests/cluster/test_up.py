@@ -113,6 +113,21 @@ def test_down_uninstalls_the_release_keeps_the_data_and_forgets_the_url(env: Clu
     assert "no release jhub in namespace jhub: nothing to uninstall" in again.stderr
 
 
+def test_up_and_down_take_kubeconfig_and_context_after_the_command(env: ClusterEnv) -> None:
+    """As the step commands do and kubectl users type: the flags after `up`/`down` win over the config."""
+    moved = env.root / "elsewhere.kubeconfig"
+    moved.write_text((env.root / "kubeconfig").read_text())
+    (env.root / "kubeconfig").unlink()  # the config's kubeconfig is gone: only the flag can reach the cluster
+    env.ok("up", "--no-smoke-test", "--kubeconfig", str(moved), "--context", "fake")
+    install = next(a for a in env.tools.helm.argvs() if a[:1] == ["upgrade"])
+    assert install[install.index("--kubeconfig") + 1] == str(moved)
+    assert install[install.index("--kube-context") + 1] == "fake"
+    env.ok("down", "--kubeconfig", str(moved), "--context", "fake")
+    uninstall = env.tools.helm.argvs()[-1]
+    assert uninstall[:2] == ["uninstall", "jhub"] and uninstall[uninstall.index("--kubeconfig") + 1] == str(moved)
+    assert env.run("down").code != 0  # without the flag the configured (now missing) kubeconfig is used
+
+
 def test_waits_time_out_naming_what_they_waited_for(env: ClusterEnv) -> None:
     env.ok("build-hub-image")
     env.ok("build-singleuser-image")

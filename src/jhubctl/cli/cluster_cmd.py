@@ -14,30 +14,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .context import AppContext, JsonFlag, app_context
+from .context import AppContext, Context, JsonFlag, Kubeconfig, kube_context
 
 if TYPE_CHECKING:
     from ..output import Output
 
-Kubeconfig = Annotated[
-    Path | None,
-    typer.Option("--kubeconfig", help="Kubeconfig file (also a global option; env JHUBCTL_KUBECONFIG).", show_default=False),
-]
-Context = Annotated[
-    str | None, typer.Option("--context", help="Context in the kubeconfig (also a global option; env JHUBCTL_KUBE_CONTEXT).")
-]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Show what would be done; need no cluster, helm, docker or Azure.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before changing the cluster.")]
 Timeout = Annotated[
     float | None, typer.Option("--timeout", help="Seconds each wait may take (default: kubernetes.wait_timeout).", min=1)
 ]
-
-
-def _context(ctx: typer.Context, kubeconfig: Path | None, context: str | None) -> AppContext:
-    actx = app_context(ctx)
-    actx.kubeconfig = kubeconfig or actx.kubeconfig
-    actx.kube_context = context or actx.kube_context
-    return actx
 
 
 def _approver(out: Output, yes: bool) -> Any:
@@ -99,7 +85,7 @@ def _build_command(source: SourceOf, doc: str) -> Callable[..., None]:
         from ..image import build
         from ..state import StateLock
 
-        actx = _context(ctx, kubeconfig, context)
+        actx = kube_context(ctx, kubeconfig, context)
         out = actx.output(json_flag)
         loaded = actx.loaded
         if context_out is None:
@@ -167,7 +153,7 @@ def apply_storage(
 
     if output not in (None, "text", "yaml", "json"):
         raise typer.BadParameter("must be text, yaml or json", param_hint="'--output' / '-o'")
-    actx = _context(ctx, kubeconfig, context)
+    actx = kube_context(ctx, kubeconfig, context)
     out = actx.output(json_flag or output == "json")
     loaded = actx.loaded
     wanted = storage.plan(loaded)
@@ -217,7 +203,7 @@ def deploy_hub(
     from ..kube.connect import kubeconfig as resolve
     from ..state import StateLock, write_private
 
-    actx = _context(ctx, kubeconfig, context)
+    actx = kube_context(ctx, kubeconfig, context)
     out = actx.output(json_flag)
     loaded = actx.loaded
     wait_for = timeout or loaded.config.kubernetes.wait_timeout
@@ -227,8 +213,8 @@ def deploy_hub(
         hub = deploy.plan(loaded, cluster=None, create_token=False)
         if not hub.schema_checked:
             out.warn(unchecked)
-        path, kube_context = resolve(loaded)
-        argv = hub.argv(loaded.config.tools.helm, path, kube_context, wait_for)
+        path, kube_ctx = resolve(loaded)
+        argv = hub.argv(loaded.config.tools.helm, path, kube_ctx, wait_for)
         if values_out is not None:
             write_private(values_out, dump(hub.shown))
             out.success(f"values (secrets redacted) written to {values_out}")
@@ -241,9 +227,9 @@ def deploy_hub(
         hub = deploy.plan(loaded, cluster=lambda: contextlib.nullcontext(kube))
         if not hub.schema_checked:
             out.warn(unchecked)
-        path, kube_context = resolve(loaded)
+        path, kube_ctx = resolve(loaded)
         with out.progress(f"deploying release {hub.release}") as bar:
-            result = deploy.Deployer(loaded, kube, path, kube_context, on_status=out.info,
+            result = deploy.Deployer(loaded, kube, path, kube_ctx, on_status=out.info,
                                      on_wait=lambda m: bar.update(message=m), approve=_approver(out, yes)
                                      ).run(hub, wait=wait, timeout=wait_for)
     for step, action in result.steps:

@@ -64,6 +64,23 @@ def app_context(ctx: typer.Context) -> AppContext:
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine output on stdout (same as -o json).")]
 
+#: `--kubeconfig`/`--context` after the commands that reach a cluster, as kubectl users type them.
+Kubeconfig = Annotated[
+    Path | None,
+    typer.Option("--kubeconfig", help="Kubeconfig file (also a global option; env JHUBCTL_KUBECONFIG).", show_default=False),
+]
+Context = Annotated[
+    str | None, typer.Option("--context", help="Context in the kubeconfig (also a global option; env JHUBCTL_KUBE_CONTEXT).")
+]
+
+
+def kube_context(ctx: typer.Context, kubeconfig: Path | None, context: str | None) -> AppContext:
+    """The options given after the command win over the global ones (and those over the config file)."""
+    actx = app_context(ctx)
+    actx.kubeconfig = kubeconfig or actx.kubeconfig
+    actx.kube_context = context or actx.kube_context
+    return actx
+
 
 def positive_seconds(value: float | None) -> float | None:
     """Checked at parse time: -1, 0, nan and inf are mistakes, not 'no limit' or 'the default'."""

@@ -6,13 +6,15 @@ from typing import Annotated
 
 import typer
 
-from .context import JsonFlag, app_context
+from .context import Context, JsonFlag, Kubeconfig, kube_context
 
 
 def up(
     ctx: typer.Context,
     smoke_test: Annotated[bool, typer.Option("--smoke-test/--no-smoke-test",
                                              help="Run one line of code in a throwaway conversation at the end.")] = True,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
     json_flag: JsonFlag = False,
 ) -> None:
     """Bring the environment up: `local` a JupyterHub on 127.0.0.1; `kubernetes` apply-storage, both images,
@@ -23,7 +25,7 @@ def up(
     from ..state import StateLock
     from ..targets import target_for
 
-    actx = app_context(ctx)
+    actx = kube_context(ctx, kubeconfig, context)
     out = actx.output(json_flag)
     loaded = actx.loaded
     target = target_for(loaded)
@@ -37,12 +39,13 @@ def up(
     out.data(result.as_dict(), "\n".join(lines))
 
 
-def down(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
+def down(ctx: typer.Context, kubeconfig: Kubeconfig = None, context: Context = None,
+         json_flag: JsonFlag = False) -> None:
     """Stop the hub and every user server it runs (their folders and notebooks stay)."""
     from ..state import StateLock
     from ..targets import target_for
 
-    actx = app_context(ctx)
+    actx = kube_context(ctx, kubeconfig, context)
     out = actx.output(json_flag)
     with StateLock(actx.loaded.state_dir, "down"):
         result = target_for(actx.loaded).down(out)

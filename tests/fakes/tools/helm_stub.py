@@ -1,8 +1,8 @@
 """A stand-in for helm 3, as far as jhubctl uses it (see the package docstring).
 
 Answers: ``version --short``; ``repo list -o json`` / ``repo add`` / ``repo update``; ``search repo``;
-``list --all --filter ^name$ -n NS -o json``; ``upgrade --install``; ``uninstall``. Messages and exit codes
-are helm's own. State (``state.json``):
+``list --all --filter ^name$ -n NS -o json``; ``upgrade --install``; ``uninstall``; the last three refuse a
+kubeconfig that does not exist or lacks the context, as helm does. Messages and exit codes are helm's own. State (``state.json``):
 
 * ``repos``: ``[{"name", "url"}]``; ``index``: url -> chart versions the repository serves; ``fresh``:
   urls whose local index is up to date (``repo add``/``update`` make it so);
@@ -51,6 +51,8 @@ def main() -> None:
                            "text": path.read_text() if path.exists() else None}
     record("helm", **extra)
     command = words[:2]
+    if words[:1] in (["list"], ["upgrade"], ["uninstall"]):
+        reach(args)
     if words[:1] == ["version"]:
         print("v3.14.4+g81c902a")
     elif command == ["repo", "list"]:
@@ -69,6 +71,19 @@ def main() -> None:
         uninstall(args, words[1], option(args, "-n", "--namespace") or "default")
     else:
         fail(f'Error: unknown command "{" ".join(words)}" for "helm"')
+
+
+def reach(args: list[str]) -> None:
+    """What helm checks before it talks to the cluster: the kubeconfig exists and names the context.
+    Without this the stub listed its releases even through a missing kubeconfig, and `down` took that
+    for "nothing installed"."""
+    path = option(args, "--kubeconfig") or os.environ.get("KUBECONFIG") or str(Path.home() / ".kube/config")
+    if not Path(path).is_file():
+        fail(f"Error: Kubernetes cluster unreachable: {path}: no such file or directory")
+    context = option(args, "--kube-context")
+    config = yaml.safe_load(Path(path).read_text()) or {}
+    if context and context not in {c.get("name") for c in config.get("contexts") or []}:
+        fail(f'Error: Kubernetes cluster unreachable: context "{context}" does not exist')
 
 
 def repo_list() -> None:
