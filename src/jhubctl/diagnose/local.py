@@ -167,7 +167,7 @@ def journal(f: Facts) -> Outcome | list[Outcome]:
                             fix("rerun-step", command=command)))
     if not out:
         states = sorted({r.status for r in steps.values()})
-        return ok(f"{len(steps)} steps recorded ({', '.join(states)}), none interrupted", [
+        return ok(f"{len(steps)} step{'' if len(steps) == 1 else 's'} recorded ({', '.join(states)}), none interrupted", [
             f"{name}: {r.status}" for name, r in sorted(steps.items())])
     return out
 
