@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from mcp import Client, StdioServerParameters  # noqa: E402
 
 from jhubctl.hubapi.tokens import mint_user_token  # noqa: E402
 from jhubctl.interpreter import Interpreter  # noqa: E402
+from jhubctl.local.process import free_port  # noqa: E402
 from tests.assistant.conftest import RunningHub  # noqa: E402
 
 pytestmark = pytest.mark.hub
@@ -151,12 +151,6 @@ def test_a_token_of_another_user_is_refused_at_start(running_hub: RunningHub) ->
                           text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert done.returncode == 2 and "belongs to user 'mcp_other'" in done.stderr and done.stdout == ""
     assert token not in done.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_http_needs_a_bearer_token(running_hub: RunningHub) -> None:
