@@ -16,7 +16,8 @@ from jhubctl.config import parse_config
 from jhubctl.errors import UsageError
 from jhubctl.services import API_SERVICE_SCOPES
 
-SHARED_SCHEMA = Path("/work/shared/z2jh/values.schema.3.1.0.json")
+#: The reference copy beside the project's checkout (`../shared`), where the workplace keeps one.
+SHARED_SCHEMA = Path(__file__).resolve().parents[3] / "shared" / "z2jh" / "values.schema.3.1.0.json"
 BUNDLED = Path(__file__).parents[2] / "src" / "jhubctl" / "chart" / "values.schema.3.1.0.json"
 TOKEN = "f" * 64
 MODES = ["managed", "service-principal"]
