@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field
 
-from ..errors import JhubctlError, UsageError
-from .session import READ_LIMIT, Session, environment, images
+from ..errors import UsageError
+from .session import READ_LIMIT, Session, environment, images, tool_errors
 
 if TYPE_CHECKING:
     from ..config import ServersConfig
@@ -42,14 +40,6 @@ class FileAction(BaseModel):
     encoding: Literal["utf-8", "base64"] = Field("utf-8", description="For write: how `content` is given.")
 
 
-@contextmanager
-def _as_tool_error() -> Iterator[None]:
-    try:
-        yield
-    except JhubctlError as exc:
-        raise ToolException(exc.message + (f" ({exc.hint})" if exc.hint else "")) from None
-
-
 class CodeInterpreterTool(BaseTool):
     """Runs Python in one conversation's kernel; the answer is text, the artifact the structured run."""
 
@@ -62,7 +52,7 @@ class CodeInterpreterTool(BaseTool):
     conversation: str
 
     def _run(self, code: str, timeout: float | None = None, run_manager: Any = None) -> tuple[str, dict[str, Any]]:
-        with _as_tool_error():
+        with tool_errors(ToolException):
             run = self.session.run(self.conversation, code, timeout)
         artifact = {**run.as_dict(), "images": [{"mime_type": m, "data": d} for m, d in images(run.result)]}
         return run.text(), artifact
@@ -83,7 +73,7 @@ class FilesTool(BaseTool):
 
     def _run(self, action: str, path: str = "", content: str | None = None, encoding: str = "utf-8",
              run_manager: Any = None) -> str:
-        with _as_tool_error():
+        with tool_errors(ToolException):
             if action == "list":
                 entries = self.session.list_files(self.conversation, path)
                 return "\n".join(f"{e.path}{'/' if e.type == 'directory' else ''}\t{e.size or ''}" for e in entries) \

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field
 
-from ..errors import JhubctlError, UsageError
+from ..errors import UsageError
 from ..hubapi.client import HubClient
 from ..hubapi.tokens import UserToken
-from .session import READ_LIMIT, Session, environment, images
+from .session import READ_LIMIT, Session, environment, images, tool_errors
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
@@ -52,13 +52,10 @@ class UserHub:
 
 @contextmanager
 def _as_tool_error() -> Iterator[None]:
-    """Our errors reach the model as the tool's error text (one line and a hint), not as a crash."""
-    from mcp.server.mcpserver.exceptions import ToolError
+    from mcp.server.mcpserver.exceptions import ToolError  # the mcp SDK only when the server runs
 
-    try:
+    with tool_errors(ToolError):
         yield
-    except JhubctlError as exc:
-        raise ToolError(exc.message + (f" ({exc.hint})" if exc.hint else "")) from None
 
 
 def build_server(hub: UserHub, bearer: str | None = None, url: str = "http://127.0.0.1") -> "MCPServer":

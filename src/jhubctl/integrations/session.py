@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import UsageError
+from ..errors import JhubctlError, UsageError
 from ..hubapi.contents import clean_path
 from ..interpreter import Interpreter, Result, interpreter_for, validate
 
@@ -26,6 +28,16 @@ TRACEBACK_LINES = 12
 #: Largest file `read_file` hands to a model; bigger files are for `files get`.
 READ_LIMIT = 1024 * 1024
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+@contextmanager
+def tool_errors(kind: type[Exception]) -> Iterator[None]:
+    """Our errors reach the model as the framework's tool error (`kind`), one line and the hint, not as a
+    crash; both integrations raise them this way."""
+    try:
+        yield
+    except JhubctlError as exc:
+        raise kind(exc.message + (f" ({exc.hint})" if exc.hint else "")) from None
 
 
 def environment(servers: ServersConfig) -> str:

@@ -353,7 +353,8 @@ class HubProcess:
                 _signal(me, signal.SIGKILL)
             # The hub returns once its servers stopped; their kernels follow within a second or two
             # (ipykernel polls its parent). Only what outlives that is reported as left behind.
-            children = [p for p in procs if p.pid in descendants(procs, hub.pid)]
+            owned = descendants(procs, hub.pid)
+            children = [p for p in procs if p.pid in owned]
             _wait(time.monotonic() + SETTLE, lambda: any(_alive(p) for p in children))
         left = [p for p in self.tracked() if hub is None or p.pid != hub.pid]
         end(left)
