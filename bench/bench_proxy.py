@@ -33,14 +33,10 @@ from pathlib import Path
 
 from websockets.sync.client import ClientConnection, connect
 
+from jhubctl.local.process import free_port
+
 SUBPROTOCOL = "v1.kernel.websocket.jupyter.org"
 ANSWERS = ("busy", "execute_input", "execute_reply", "idle")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def serve_upstream(port: int) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 from jhubctl.errors import ExitCode, JhubctlError
 from jhubctl.kube import KubeClient, KubeError
+from jhubctl.local.process import free_port
 from tests.fakes.kube import FakeKube
 
 CSI = "blob.csi.azure.com"
@@ -117,9 +117,7 @@ def test_wrong_token_is_a_401_kube_error(fake_kube: FakeKube, kube: KubeClient) 
 
 
 def test_unreachable_server(tmp_path: Path, fake_kube: FakeKube) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nobody listens there
     path = fake_kube.write_kubeconfig(tmp_path / "kc")
     path.write_text(path.read_text().replace(fake_kube.url, f"https://127.0.0.1:{port}"))
     with KubeClient.from_kubeconfig(path) as client:

@@ -7,11 +7,11 @@ preflight, before any write.
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import pytest
 
+from jhubctl.local.process import free_port
 from tests.provision.conftest import TOKEN, AzureEnv, assert_one_line_error
 
 #: name: (config change, a word the error must contain).
@@ -76,21 +76,15 @@ def test_auto_source_ip_with_a_garbage_answer_stops_before_any_request(make_env,
 
 def test_auto_source_ip_with_the_echo_service_down_stops_before_any_request(make_env) -> None:
     env: AzureEnv = make_env("auto", config={"network": {"allowed_source_ips": "auto"}})
-    env.extra_env["JHUBCTL_IP_ECHO_URL"] = f"http://127.0.0.1:{closed_port()}/ip"
+    env.extra_env["JHUBCTL_IP_ECHO_URL"] = f"http://127.0.0.1:{free_port()}/ip"
     code, _, err = env.provision()
     assert code == 2
     assert "allowed_source_ips" in assert_one_line_error(err)
     assert len(env.fake.requests) == 0
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_unreachable_arm_is_one_line_exit_1(azure_env: AzureEnv) -> None:
-    azure_env.extra_env["JHUBCTL_ARM_ENDPOINT"] = f"https://127.0.0.1:{closed_port()}"
+    azure_env.extra_env["JHUBCTL_ARM_ENDPOINT"] = f"https://127.0.0.1:{free_port()}"
 
     code, _, err = azure_env.provision()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 from jhubctl.errors import ExitCode, NotFoundError, TimeoutExceeded
 from jhubctl.hubapi.client import HubClient, HubError, SpawnFailed
 from jhubctl.interpreter import Interpreter
+from jhubctl.local.process import free_port
 
 HUB = "http://hub.test"
 TOKEN = "s3rvice-t0ken"
@@ -274,9 +274,7 @@ def test_transport_error_is_one_line_with_a_hint() -> None:
 
 
 def test_unreachable_hub_through_the_cli(cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     monkeypatch.setenv("JHUBCTL_HUB_URL", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("JHUBCTL_API_TOKEN", "t0ken")
     code, out, err = cli("servers")
